@@ -1,0 +1,1 @@
+"""Backends: one package per way of running a Graph."""

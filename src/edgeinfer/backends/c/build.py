@@ -1,0 +1,126 @@
+"""Compile generated C with the host compiler into a shared library loaded by ctypes.
+
+The C that is tested is the C that ships: the same ``<name>.c`` plus a small batch
+loop (``<name>_host.c``, host only) so Python calls C once per batch, not per row.
+Builds are cached by a hash of the sources and flags.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from edgeinfer.backends.c.context import ctype
+from edgeinfer.backends.c.emit import CSources
+from edgeinfer.errors import ToolchainError
+
+WARN_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+
+
+def cache_dir() -> Path:
+    d = Path(os.environ.get("EDGEINFER_CACHE", Path.home() / ".cache" / "edgeinfer")) / "build"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def host_cc() -> str:
+    cc = os.environ.get("CC", "cc")
+    if shutil.which(cc) is None:
+        raise ToolchainError(f"no C compiler {cc!r} found; install gcc (apt-get install gcc) or set CC")
+    return cc
+
+
+def batch_wrapper(src: CSources) -> str:
+    """Host-only C: loop ``<name>_infer`` over a batch of samples."""
+    name = src.name
+    ins, outs = src.signature["inputs"], src.signature["outputs"]
+    params, args = [], []
+    for i, (_, dt, n) in enumerate(ins):
+        params.append(f"const {ctype(dt)} *in{i}")
+        args.append(f"in{i} + (long)r * {n}")
+    for i, (_, dt, n) in enumerate(outs):
+        params.append(f"{ctype(dt)} *out{i}")
+        args.append(f"out{i} + (long)r * {n}")
+    return "\n".join([
+        f'#include "{name}.h"', "",
+        f"void {name}_batch(int32_t rows, {', '.join(params)});",
+        f"void {name}_batch(int32_t rows, {', '.join(params)})", "{",
+        "  int32_t r;",
+        "  for (r = 0; r < rows; ++r) {",
+        f"    {name}_infer({', '.join(args)});",
+        "  }", "}", ""])
+
+
+def compile_shared(src: CSources, opt: str = "-O2", extra: list[str] | None = None) -> Path:
+    """Build ``src`` (+ batch wrapper) into a shared library; returns its path (cached)."""
+    files = dict(src.files)
+    files[f"{src.name}_host.c"] = batch_wrapper(src)
+    flags = WARN_FLAGS + [opt, "-fPIC", "-shared"] + list(extra or [])
+    h = hashlib.sha256()
+    for k in sorted(files):
+        h.update(k.encode() + b"\0" + files[k].encode() + b"\0")
+    h.update(" ".join(flags).encode())
+    key = h.hexdigest()[:20]
+    lib = cache_dir() / f"{src.name}_{key}.so"
+    if lib.exists():
+        return lib
+    with tempfile.TemporaryDirectory(prefix="edgeinfer_") as tmp:
+        for k, v in files.items():
+            Path(tmp, k).write_text(v)
+        cfiles = [k for k in files if k.endswith(".c")]
+        out = Path(tmp, "lib.so")
+        cmd = [host_cc(), *flags, "-o", str(out), *cfiles, "-lm"]
+        r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise ToolchainError(f"compiling generated C failed ({' '.join(cmd)}):\n{r.stderr[-4000:]}")
+        tmp_lib = lib.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copy(out, tmp_lib)
+        os.replace(tmp_lib, lib)
+    return lib
+
+
+def load(lib: Path) -> ctypes.CDLL:
+    return ctypes.CDLL(str(lib))
+
+
+def object_sizes(src: CSources, cc: str | None = None, flags: list[str] | None = None) -> dict[str, int]:
+    """Compile to objects and read text/data/bss and the worst stack frame.
+
+    Used for host footprint estimates; targets/ gives exact per-board figures.
+    """
+    cc = cc or host_cc()
+    size_tool = shutil.which("size")
+    flags = flags or ["-Os"]
+    with tempfile.TemporaryDirectory(prefix="edgeinfer_sz_") as tmp:
+        for k, v in src.files.items():
+            Path(tmp, k).write_text(v)
+        cfiles = [k for k in src.files if k.endswith(".c")]
+        cmd = [cc, *WARN_FLAGS, *flags, "-fstack-usage", "-c", *cfiles]
+        r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise ToolchainError(f"compiling generated C failed:\n{r.stderr[-4000:]}")
+        text = data = bss = 0
+        if size_tool:
+            objs = [c[:-2] + ".o" for c in cfiles]
+            s = subprocess.run([size_tool, *objs], cwd=tmp, capture_output=True, text=True)
+            for line in s.stdout.splitlines()[1:]:
+                parts = line.split()
+                text += int(parts[0])
+                data += int(parts[1])
+                bss += int(parts[2])
+        stack = 0
+        frames = []
+        for su in Path(tmp).glob("*.su"):
+            for line in su.read_text().splitlines():
+                parts = line.rsplit("\t", 2)
+                if len(parts) == 3 and parts[1].isdigit():
+                    frames.append(int(parts[1]))
+        # infer's frame plus the deepest kernel it calls (call depth is at most 2 here)
+        frames.sort(reverse=True)
+        stack = sum(frames[:2])
+    return {"text": text, "data": data, "bss": bss, "stack": stack}
