@@ -145,8 +145,9 @@ def generate(graph: Graph, name: str, options: dict | None = None) -> CSources:
     c.append("")
     c += ctx.consts
     c.append("")
-    c.append(f"/* The one arena: every intermediate tensor lives here (planned: {arena} bytes). */")
-    c.append(f"static union {{ double align_; uint8_t b[{max(arena, 1)}]; }} {name}_arena;")
+    if arena > 0:
+        c.append(f"/* The one arena: every intermediate tensor lives here (planned: {arena} bytes). */")
+        c.append(f"static union {{ double align_; uint8_t b[{arena}]; }} {name}_arena;")
     c.append("")
     c += list(ctx.helpers.values())
     c.append("")
