@@ -25,7 +25,7 @@ class CModel(CompiledModel):
     def __init__(self, graph: Graph, name: str, options: dict | None = None) -> None:
         self.options = dict(options or {})
         self.sources: CSources = generate(graph, name, self.options)
-        planned = graph.copy()
+        planned = graph.copy().validate()
         planned.metadata["arena_bytes"] = self.sources.arena_bytes
         super().__init__(planned, name)
         self._lib: ctypes.CDLL | None = None
