@@ -86,7 +86,7 @@ class CompiledModel:
         """All graph outputs for a batch, by name, computed by this backend."""
         arr = self.check_input(X)
         outs = self._run([arr])
-        return dict(zip(self.graph.outputs, outs))
+        return dict(zip(self.graph.outputs, outs, strict=False))
 
     def _run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         raise NotImplementedError

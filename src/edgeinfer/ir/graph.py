@@ -99,7 +99,7 @@ class Graph:
         for node in self.nodes:
             opdef = get_op(node.op)
             ins = [self.tensors.get(i) if i else None for i in node.inputs]
-            for i, t in zip(node.inputs, ins):
+            for i, t in zip(node.inputs, ins, strict=False):
                 if i and t is None:
                     raise GraphError(f"{node.op} node {node.name!r} reads tensor {i!r}, which does not exist")
                 if i and t.shape is None:
@@ -114,7 +114,7 @@ class Graph:
             if len(results) != len(node.outputs):
                 raise GraphError(f"{node.op} node {node.name!r} has {len(node.outputs)} outputs, "
                                  f"the op produces {len(results)}")
-            for o, (shape, dtype) in zip(node.outputs, results):
+            for o, (shape, dtype) in zip(node.outputs, results, strict=False):
                 t = self.tensors.setdefault(o, Tensor(o))
                 t.shape = tuple(shape)
                 t.dtype = str(dtype)
@@ -187,7 +187,7 @@ class Graph:
             t = self.tensors[o]
             lines.append(f"  output {o}: {t.dtype}{list(t.shape or ())}")
         lines.append(f"  {'node':<28} {'op':<22} {'output shape':<20} {'params B':>10} {'MACs':>12} {'cmps':>8}")
-        for node, nc in zip(self.nodes, c["per_node"]):
+        for node, nc in zip(self.nodes, c["per_node"], strict=False):
             t = self.tensors[node.outputs[0]]
             lines.append(f"  {node.name[:28]:<28} {node.op:<22} {str(list(t.shape or ())):<20} "
                          f"{nc['param_bytes']:>10} {nc['macs']:>12} {nc['comparisons']:>8}")

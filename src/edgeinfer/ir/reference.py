@@ -18,7 +18,7 @@ def _coerce_inputs(graph: Graph, inputs: Any) -> dict[str, np.ndarray]:
         arrs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if len(arrs) != len(graph.inputs):
             raise InputError(f"graph {graph.name!r} takes {len(graph.inputs)} inputs, got {len(arrs)}")
-        feeds = dict(zip(graph.inputs, (np.asarray(a) for a in arrs)))
+        feeds = dict(zip(graph.inputs, (np.asarray(a) for a in arrs), strict=False))
     for name in graph.inputs:
         if name not in feeds:
             raise InputError(f"missing input {name!r}; graph inputs are {graph.inputs}")
@@ -27,7 +27,7 @@ def _coerce_inputs(graph: Graph, inputs: Any) -> dict[str, np.ndarray]:
         want = t.shape
         if a.ndim == len(want) - 1 and want[0] in (None, 1):
             a = a[None]  # one sample given without its batch dimension
-        if a.ndim != len(want) or any(w is not None and w != s for w, s in zip(want[1:], a.shape[1:])):
+        if a.ndim != len(want) or any(w is not None and w != s for w, s in zip(want[1:], a.shape[1:], strict=False)):
             raise InputError(f"input {name!r} has shape {a.shape}, expected {tuple(want)} "
                              "(None = any batch size)")
         feeds[name] = a.astype(t.dtype, copy=False)
@@ -57,6 +57,6 @@ def run(graph: Graph, inputs: Any, outputs: list[str] | None = None) -> dict[str
     for node in graph.nodes:
         xs = [env[i] if i else None for i in node.inputs]
         ys = get_op(node.op).reference(node, *xs)
-        for o, y in zip(node.outputs, ys):
+        for o, y in zip(node.outputs, ys, strict=False):
             env[o] = y
     return {k: env[k] for k in wanted}

@@ -58,7 +58,7 @@ def plan_memory(graph: Graph, inplace: bool = True) -> Graph:
     for t in first:
         groups.setdefault(_find(root, t), []).append(t)
     bufs = []
-    for r, members in groups.items():
+    for _r, members in groups.items():
         size = _align(max(g.tensors[m].nbytes() for m in members))
         bufs.append((size, min(first[m] for m in members), max(last[m] for m in members), members))
     bufs.sort(key=lambda b: (-b[0], b[1]))
