@@ -1,0 +1,121 @@
+"""Cross-build generated C plus the measuring harness into one ELF for a board.
+
+Every translation unit is compiled with the project's warning flags and the board's
+flags, then linked against the board family's runtime: own start-up and linker script
+for Cortex-M, picolibc's semihosting crt0 and ``picolibc.ld`` for RISC-V, the C library
+(static) for Linux targets and the host.
+"""
+
+from __future__ import annotations
+
+import shutil
+import string
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeinfer.backends.c.build import WARN_FLAGS
+from edgeinfer.backends.c.emit import CSources
+from edgeinfer.errors import ToolchainError
+from edgeinfer.targets.boards import Board, get_board
+from edgeinfer.targets.harness import HARNESS_FILE, INPUTS_FILE, harness_c, inputs_c
+from edgeinfer.targets.sizes import fit_report, map_object_sizes, section_regions, symbol_sizes
+
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+INSTALL_HINT = "run scripts/install-toolchains.sh (Debian/Ubuntu packages)"
+
+
+def require_tool(tool: str, board: Board) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise ToolchainError(f"target {board.name!r} needs {tool!r}, which is not installed; {INSTALL_HINT}")
+    return path
+
+
+def _run(cmd: list[str], cwd: Path, what: str) -> None:
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise ToolchainError(f"{what} failed ({' '.join(cmd)}):\n{r.stderr[-4000:]}")
+
+
+def _runtime_files(board: Board) -> list[str]:
+    return ["platform_cortexm.c"] if board.family == "cortex-m" else ["platform_stdio.c"]
+
+
+def _link_flags(board: Board, out: Path) -> list[str]:
+    mem = board.memory
+    if board.family == "cortex-m":
+        tpl = string.Template((RUNTIME_DIR / "cortexm.ld").read_text())
+        script = tpl.substitute(flash_origin=hex(mem["flash_origin"]), ram_origin=hex(mem["ram_origin"]),
+                                link_flash_bytes=hex(mem["link_flash_bytes"]),
+                                link_ram_bytes=hex(mem["link_ram_bytes"]), stack_bytes=board.stack_bytes)
+        (out / "ei_board.ld").write_text(script)
+        return ["-nostartfiles", "-T", "ei_board.ld"]
+    if board.family == "riscv32":
+        return [f"-Wl,--defsym=__flash={hex(mem['flash_origin'])}",
+                f"-Wl,--defsym=__flash_size={hex(mem['link_flash_bytes'])}",
+                f"-Wl,--defsym=__ram={hex(mem['ram_origin'])}",
+                f"-Wl,--defsym=__ram_size={hex(mem['link_ram_bytes'])}",
+                f"-Wl,--defsym=__stack_size={hex(board.stack_bytes)}",
+                # after the symbols, so that the script's DEFINED(__stack_size) sees them
+                "-Tpicolibc.ld"]
+    return []
+
+
+def build(sources: CSources, target: str | Path | Board, out_dir: str | Path,
+          inputs: list[np.ndarray] | None = None) -> dict[str, Any]:
+    """Build ``sources`` for ``target`` into ``out_dir/<name>.elf`` and size it against the board.
+
+    ``inputs`` (one array per model input, rows of samples) are baked into the harness;
+    without them one row of zeros is, which is enough to size the build.
+
+    >>> # r = build(m.sources, "cortex-m4", "out/m4"); r["flash_bytes"], r["fits"]
+    """
+    board = get_board(target)
+    cc = require_tool(board.cc, board)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if inputs is None:
+        inputs = [np.zeros((1, n), dtype=np.dtype(dt)) for _, dt, n in sources.signature["inputs"]]
+    n_rows = len(inputs[0])
+    files = dict(sources.files)
+    files[INPUTS_FILE] = inputs_c(sources.signature, inputs)
+    files[HARNESS_FILE] = harness_c(sources.name, sources.signature, n_rows)
+    files["ei_platform.h"] = (RUNTIME_DIR / "ei_platform.h").read_text()
+    for f in _runtime_files(board):
+        files[f] = (RUNTIME_DIR / f).read_text()
+    for k, v in files.items():
+        (out / k).write_text(v)
+
+    cflags = [*WARN_FLAGS, *board.cflags]
+    if board.family == "riscv32":
+        cflags.append("--specs=picolibc.specs")
+    objs = []
+    for c in sorted(k for k in files if k.endswith(".c")):
+        obj = c[:-2] + ".o"
+        _run([cc, *cflags, "-I.", "-c", c, "-o", obj], out, f"compiling {c} for {board.name}")
+        objs.append(obj)
+    elf = out / f"{sources.name}.elf"
+    link = [cc, *board.ldflags, *_link_flags(board, out), f"-Wl,-Map={sources.name}.map", "-o", elf.name,
+            *objs, "-lm"]
+    _run(link, out, f"linking for {board.name}")
+
+    sections, _ = section_regions(elf)
+    flash = sum(s["flash"] for s in sections.values())
+    ram = sum(s["ram"] for s in sections.values())
+    stack = sections.get(".stack", {}).get("ram", 0)
+    if stack == 0:  # hosted targets: no stack section, count the board's reserve
+        stack = board.stack_bytes
+        ram += stack
+    symbols = symbol_sizes(elf)
+    model_objs = {k[:-2] + ".o" for k in sources.files if k.endswith(".c")}
+    model = map_object_sizes(out / f"{sources.name}.map", model_objs)
+    fits, message = fit_report(board.name, board.flash_bytes, board.ram_bytes, flash, ram, symbols,
+                               f"model {sources.name!r}")
+    return {"target": board.name, "elf": str(elf), "flash_bytes": flash, "ram_bytes": ram, "stack_bytes": stack,
+            "model_flash_bytes": model["flash"], "model_ram_bytes": model["ram"],
+            "arena_bytes": sources.arena_bytes, "board_flash_bytes": board.flash_bytes,
+            "board_ram_bytes": board.ram_bytes, "fits": fits, "message": message,
+            "sections": sections, "symbols": symbols}
