@@ -1,0 +1,490 @@
+"""ONNX frontend: a ModelProto (or .onnx file) to an ``ir.Graph``, opsets 7 to 21.
+
+IR ops carry ONNX's names and semantics, so most nodes map one to one. What differs is
+only where ONNX passes parameters as constant inputs (axes, pads, starts...): the
+frontend reads those constants into attributes. Nodes whose inputs are all constant
+(``Shape`` of a static tensor and everything computed from it) are evaluated at import
+with ONNX's own reference evaluator, so shape subgraphs vanish from the IR. Every node
+the IR cannot take is collected, and one error lists them all.
+
+>>> # g = from_onnx("kws.onnx"); g.summary()
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from edgeinfer.errors import EdgeInferError, GraphError, ModelFileError, UnsupportedModelError
+from edgeinfer.ir.graph import Graph
+from edgeinfer.ir.node import Node
+from edgeinfer.ir.registry import get_op
+
+MIN_OPSET, MAX_OPSET = 7, 21
+
+#: ONNX ops passed through with the same inputs and attributes.
+DIRECT = {"Relu", "Sigmoid", "Tanh", "Exp", "Sqrt", "Erf", "LeakyRelu", "HardSigmoid", "HardSwish",
+          "Add", "Sub", "Mul", "Div", "Pow", "MatMul", "Gemm", "Conv", "ConvTranspose",
+          "GlobalAveragePool", "GlobalMaxPool", "AveragePool", "Flatten", "Transpose", "Concat",
+          "Gather", "Identity", "Reshape"}
+
+#: inputs (by position) that hold parameters, not data: they must be constant.
+PARAM_INPUTS = {"Reshape": [1], "Squeeze": [1], "Unsqueeze": [1], "Split": [1], "Slice": [1, 2, 3, 4],
+                "Pad": [1, 2, 3], "ReduceMean": [1], "ReduceMax": [1], "ReduceSum": [1], "Clip": [1, 2],
+                "Resize": [1, 2, 3]}
+
+#: attributes that only matter for training or for other dtypes, dropped on import.
+_DROP_ATTRS = {"momentum", "spatial", "training_mode", "storage_order", "consumed_inputs"}
+
+
+class _Importer:
+    def __init__(self, model: Any) -> None:
+        import onnx
+
+        self.model = model
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+        if self.opset is None:
+            raise UnsupportedModelError("the model imports no default-domain (ai.onnx) opset")
+        if not MIN_OPSET <= self.opset <= MAX_OPSET:
+            raise UnsupportedModelError(f"opset {self.opset} is outside the supported range "
+                                        f"{MIN_OPSET}..{MAX_OPSET}; convert it with "
+                                        "onnx.version_converter.convert_version(model, 21)")
+        gp = model.graph
+        self.g = Graph(gp.name or "onnx_model")
+        self.onnx = onnx
+        self.unsupported: list[str] = []
+        self.broken: set[str] = set()
+
+    # ------------------------------------------------------------ helpers
+    def const(self, name: str) -> np.ndarray | None:
+        return self.g.const(name) if name else None
+
+    def attrs(self, node: Any) -> dict[str, Any]:
+        out = {}
+        for a in node.attribute:
+            v = self.onnx.helper.get_attribute_value(a)
+            if isinstance(v, bytes):
+                v = v.decode()
+            elif isinstance(v, list) and v and isinstance(v[0], bytes):
+                v = [s.decode() for s in v]
+            elif isinstance(v, self.onnx.TensorProto):
+                v = self.onnx.numpy_helper.to_array(v)
+            out[a.name] = v
+        return out
+
+    def param(self, node: Any, i: int, what: str) -> np.ndarray | None:
+        """Constant input ``i`` (None when omitted); a non-constant one is refused."""
+        if i >= len(node.input) or not node.input[i]:
+            return None
+        v = self.const(node.input[i])
+        if v is None:
+            raise UnsupportedModelError(f"{node.op_type} node {node.name!r}: its {what} (input {i}, "
+                                        f"{node.input[i]!r}) must be a constant (an initializer or computed "
+                                        "from static shapes)")
+        return v
+
+    def shape(self, name: str) -> tuple:
+        return self.g.tensors[name].shape
+
+    def add(self, op: str, inputs: list[str], outputs: list[str], name: str, **attrs: Any) -> Node:
+        while inputs and not inputs[-1]:
+            inputs = inputs[:-1]
+        node = self.g.add_node(op, inputs, outputs, name=self.unique_node_name(name), **attrs)
+        ins = [self.g.tensors[i] if i else None for i in node.inputs]
+        for o, (shape, dtype) in zip(node.outputs, get_op(op).infer(node, ins), strict=True):
+            self.g.tensors[o].shape, self.g.tensors[o].dtype = tuple(shape), str(dtype)
+        return node
+
+    def unique_node_name(self, name: str) -> str:
+        taken = {n.name for n in self.g.nodes}
+        base, i = name, 1
+        while name in taken:
+            name, i = f"{base}_{i}", i + 1
+        return name
+
+    def tmp(self, base: str) -> str:
+        """A tensor name not used yet (add() creates the tensor)."""
+        return self.g.fresh_name(base)
+
+    def set_const(self, name: str, value: np.ndarray) -> None:
+        arr = np.asarray(value)
+        if str(arr.dtype) == "object" or arr.dtype.kind in "USO":
+            raise UnsupportedModelError(f"constant {name!r} holds strings; only numeric tensors are supported")
+        from edgeinfer.ir.tensor import Tensor
+
+        self.g.tensors[name] = Tensor(name, tuple(arr.shape), str(arr.dtype), data=arr)
+
+    # ------------------------------------------------------------ import
+    def run(self) -> Graph:
+        onnx = self.onnx
+        gp = self.model.graph
+        inits = {t.name for t in gp.initializer}
+        for t in gp.initializer:
+            self.set_const(t.name, onnx.numpy_helper.to_array(t))
+        has_shape_ops = any(n.op_type in ("Shape", "Size") for n in gp.node)
+        for vi in gp.input:
+            if vi.name in inits:
+                continue
+            self.g.add_input(vi.name, self._input_shape(vi, fix_batch=has_shape_ops), self._dtype(vi))
+        for node in gp.node:
+            self._node(node)
+        if self.unsupported:
+            raise UnsupportedModelError(
+                f"the model has {len(self.unsupported)} node(s) edgeinfer cannot import:\n  - "
+                + "\n  - ".join(self.unsupported))
+        for vo in gp.output:
+            name = vo.name
+            if name not in self.g.tensors:
+                raise GraphError(f"graph output {name!r} is never produced")
+            if self.g.tensors[name].is_const or name in self.g.inputs:
+                src = name
+                if self.g.tensors[name].is_const:
+                    src = self.g.add_const(name + "_value", self.g.tensors.pop(name).data)
+                self.add("Identity", [src], [name], f"output_{name}")
+            self.g.outputs.append(name)
+        return self.g
+
+    def _dtype(self, vi: Any) -> str:
+        et = vi.type.tensor_type.elem_type
+        try:
+            dt = str(np.dtype(self.onnx.helper.tensor_dtype_to_np_dtype(et)))
+        except Exception:
+            dt = "?"
+        from edgeinfer.ir.tensor import DTYPES
+
+        if dt not in DTYPES:
+            raise UnsupportedModelError(f"input {vi.name!r} has element type "
+                                        f"{self.onnx.TensorProto.DataType.Name(et)}, which is not supported")
+        return dt
+
+    def _input_shape(self, vi: Any, fix_batch: bool) -> tuple:
+        tt = vi.type.tensor_type
+        if not tt.HasField("shape"):
+            raise UnsupportedModelError(f"input {vi.name!r} has no shape; export the model with a fixed input shape")
+        dims: list[int | None] = []
+        for i, d in enumerate(tt.shape.dim):
+            if d.HasField("dim_value"):
+                dims.append(int(d.dim_value))
+            elif i == 0:
+                dims.append(1 if fix_batch else None)  # symbolic batch
+            else:
+                raise UnsupportedModelError(
+                    f"input {vi.name!r} dimension {i} is symbolic ({d.dim_param or '?'}); only the batch "
+                    "dimension may be: fix the others when exporting")
+        return tuple(dims)
+
+    def _node(self, node: Any) -> None:
+        label = f"{node.op_type} (node {node.name or node.output[0]!r})"
+        if node.domain not in ("", "ai.onnx"):
+            self.unsupported.append(f"{label}: domain {node.domain!r} is not supported")
+            self.broken.update(node.output)
+            return
+        if any(i in self.broken for i in node.input if i):
+            # an upstream node failed: still report whether this op type is known
+            if node.op_type not in CONVERTERS and node.op_type not in DIRECT:
+                self.unsupported.append(f"{label}: op type not supported")
+            self.broken.update(node.output)
+            return
+        try:
+            if self._fold(node):
+                return
+            conv = CONVERTERS.get(node.op_type)
+            if conv is None and node.op_type in DIRECT:
+                conv = _direct
+            if conv is None:
+                raise UnsupportedModelError("op type not supported")
+            conv(self, node)
+        except EdgeInferError as e:
+            msg = str(e)
+            self.unsupported.append(label + ": " + msg if not msg.startswith(node.op_type) else msg)
+            self.broken.update(node.output)
+
+    def _fold(self, node: Any) -> bool:
+        """Evaluate a node whose inputs are all known now (constants, static shapes)."""
+        if node.op_type in ("Shape", "Size"):
+            src = self.g.tensors.get(node.input[0])
+            if src is None or src.shape is None or None in src.shape:
+                raise UnsupportedModelError(f"{node.op_type} of a tensor with a symbolic dimension")
+            shp = np.asarray(src.shape, dtype=np.int64)
+            if node.op_type == "Size":
+                self.set_const(node.output[0], np.asarray(np.prod(shp), dtype=np.int64))
+            else:
+                a = self.attrs(node)
+                self.set_const(node.output[0], shp[a.get("start", 0):a.get("end", len(shp))])
+            return True
+        ins = [i for i in node.input if i]
+        if node.op_type == "Constant":
+            self.set_const(node.output[0], _constant_value(self.attrs(node), node))
+            return True
+        if not ins or not all(self.g.tensors.get(i) is not None and self.g.tensors[i].is_const for i in ins):
+            return False
+        outs = _evaluate(node, {i: self.g.tensors[i].data for i in ins}, self.opset)
+        for name, arr in zip(node.output, outs, strict=False):
+            if name:
+                self.set_const(name, arr)
+        return True
+
+
+def _constant_value(a: dict, node: Any) -> np.ndarray:
+    if "value" in a:
+        return np.asarray(a["value"])
+    for key, dt in (("value_float", np.float32), ("value_floats", np.float32),
+                    ("value_int", np.int64), ("value_ints", np.int64)):
+        if key in a:
+            return np.asarray(a[key], dtype=dt)
+    raise UnsupportedModelError(f"Constant node {node.name!r}: only numeric values are supported")
+
+
+def _evaluate(node: Any, feeds: dict[str, np.ndarray], opset: int) -> list[np.ndarray]:
+    """Run one ONNX node with onnx.reference (used for constant subgraphs only)."""
+    import onnx
+    from onnx import helper
+    from onnx.reference import ReferenceEvaluator
+
+    ins = [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+           for k, v in feeds.items()]
+    outs = [helper.make_value_info(o, onnx.TypeProto()) for o in node.output if o]
+    graph = helper.make_graph([node], "fold", ins, outs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    try:
+        res = ReferenceEvaluator(model).run(None, feeds)
+    except Exception as e:
+        raise UnsupportedModelError(f"cannot evaluate constant node: {e}") from None
+    return [np.asarray(r) for r in res]
+
+
+# ---------------------------------------------------------------- converters
+def _clean(a: dict) -> dict:
+    return {k: v for k, v in a.items() if k not in _DROP_ATTRS}
+
+
+def _direct(im: _Importer, node: Any) -> None:
+    if node.op_type == "Reshape":
+        im.param(node, 1, "target shape")
+    im.add(node.op_type, list(node.input), [o for o in node.output[:1]], node.name or node.output[0],
+           **_clean(im.attrs(node)))
+
+
+def _dropout(im: _Importer, node: Any) -> None:
+    a = im.attrs(node)
+    if a.get("training_mode", 0) or (len(node.input) > 2 and node.input[2] and im.const(node.input[2]) is not None
+                                    and bool(im.const(node.input[2]))):
+        raise UnsupportedModelError("Dropout in training mode is not supported")
+    im.add("Identity", [node.input[0]], [node.output[0]], node.name or node.output[0])
+    if len(node.output) > 1 and node.output[1]:
+        shape = im.shape(node.input[0])
+        if None in shape:
+            raise UnsupportedModelError("Dropout mask of a tensor with a symbolic batch")
+        im.set_const(node.output[1], np.ones(shape, dtype=bool))
+
+
+def _batchnorm(im: _Importer, node: Any) -> None:
+    a = im.attrs(node)
+    if a.get("training_mode", 0) or len([o for o in node.output if o]) > 1:
+        raise UnsupportedModelError("training-mode BatchNormalization (several outputs) is not supported")
+    im.add("BatchNormalization", list(node.input[:5]), [node.output[0]], node.name or node.output[0],
+           epsilon=a.get("epsilon", 1e-5))
+
+
+def _maxpool(im: _Importer, node: Any) -> None:
+    if len(node.output) > 1 and node.output[1]:
+        raise UnsupportedModelError("MaxPool with an Indices output is not supported")
+    im.add("MaxPool", [node.input[0]], [node.output[0]], node.name or node.output[0], **_clean(im.attrs(node)))
+
+
+def _clip(im: _Importer, node: Any) -> None:
+    a = im.attrs(node)
+    attrs: dict[str, float] = {}
+    if im.opset < 11:
+        attrs = {k: float(a[k]) for k in ("min", "max") if k in a}
+    else:
+        for i, k in ((1, "min"), (2, "max")):
+            v = im.param(node, i, k)
+            if v is not None:
+                attrs[k] = float(v)
+    im.add("Clip", [node.input[0]], [node.output[0]], node.name or node.output[0], **attrs)
+
+
+def _softmax(im: _Importer, node: Any) -> None:
+    a = im.attrs(node)
+    x, y = node.input[0], node.output[0]
+    shape = im.shape(x)
+    r = len(shape)
+    name = node.name or y
+    if im.opset >= 13:
+        im.add(node.op_type, [x], [y], name, axis=int(a.get("axis", -1)))
+        return
+    axis = int(a.get("axis", 1)) % r
+    if axis == r - 1:
+        im.add(node.op_type, [x], [y], name, axis=-1)
+        return
+    # opset < 13 normalises over all dims from `axis` on: flatten them, then restore the shape
+    flat, soft = im.tmp(y + "_2d"), im.tmp(y + "_2d_out")
+    im.add("Flatten", [x], [flat], name + "_flatten", axis=axis)
+    im.add(node.op_type, [flat], [soft], name, axis=-1)
+    back = im.g.add_const(y + "_shape", np.asarray([-1 if d is None else d for d in shape], dtype=np.int64))
+    im.add("Reshape", [soft, back], [y], name + "_reshape")
+
+
+def _axes_from(im: _Importer, node: Any, attr_until: int, what: str = "axes") -> list[int] | None:
+    """``axes`` from the attribute (opset < attr_until) or the constant input 1."""
+    if im.opset < attr_until:
+        v = im.attrs(node).get("axes")
+    else:
+        v = im.param(node, 1, what)
+    return None if v is None else [int(i) for i in np.asarray(v).reshape(-1)]
+
+
+def _squeeze(im: _Importer, node: Any) -> None:
+    axes = _axes_from(im, node, 13)
+    extra = {} if axes is None else {"axes": axes}
+    if node.op_type == "Unsqueeze" and axes is None:
+        raise UnsupportedModelError("Unsqueeze without axes")
+    im.add(node.op_type, [node.input[0]], [node.output[0]], node.name or node.output[0], **extra)
+
+
+def _reduce(im: _Importer, node: Any) -> None:
+    a = im.attrs(node)
+    axes = _axes_from(im, node, 13 if node.op_type == "ReduceSum" else 18)
+    attrs = {"keepdims": int(a.get("keepdims", 1)), "noop_with_empty_axes": int(a.get("noop_with_empty_axes", 0))}
+    if axes is not None:
+        attrs["axes"] = axes
+    im.add(node.op_type, [node.input[0]], [node.output[0]], node.name or node.output[0], **attrs)
+
+
+def _split(im: _Importer, node: Any) -> None:
+    a = im.attrs(node)
+    attrs: dict[str, Any] = {"axis": int(a.get("axis", 0))}
+    split = a.get("split") if im.opset < 13 else im.param(node, 1, "split sizes")
+    if split is not None:
+        attrs["split"] = [int(v) for v in np.asarray(split).reshape(-1)]
+    elif "num_outputs" in a:
+        attrs["num_outputs"] = int(a["num_outputs"])
+    im.add("Split", [node.input[0]], list(node.output), node.name or node.output[0], **attrs)
+
+
+def _slice(im: _Importer, node: Any) -> None:
+    if im.opset < 10:
+        a = im.attrs(node)
+        vals = {k: a.get(k) for k in ("starts", "ends", "axes")}
+    else:
+        vals = {k: im.param(node, i, k) for i, k in ((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps"))}
+    attrs = {k: [int(x) for x in np.asarray(v).reshape(-1)] for k, v in vals.items() if v is not None}
+    im.add("Slice", [node.input[0]], [node.output[0]], node.name or node.output[0], **attrs)
+
+
+def _pad(im: _Importer, node: Any) -> None:
+    a = im.attrs(node)
+    r = len(im.shape(node.input[0]))
+    mode = a.get("mode", "constant")
+    if im.opset < 11:
+        pads, value, axes = list(a["pads"]), float(a.get("value", 0.0)), None
+    else:
+        pads = [int(v) for v in im.param(node, 1, "pads")]
+        cv = im.param(node, 2, "constant value")
+        value = 0.0 if cv is None or np.asarray(cv).size == 0 else np.asarray(cv).reshape(-1)[0].item()
+        axes = im.param(node, 3, "axes")
+    if axes is not None:
+        full = [0] * (2 * r)
+        ax = [int(v) % r for v in np.asarray(axes).reshape(-1)]
+        for j, i in enumerate(ax):
+            full[i], full[i + r] = pads[j], pads[j + len(ax)]
+        pads = full
+    im.add("Pad", [node.input[0]], [node.output[0]], node.name or node.output[0],
+           pads=[int(p) for p in pads], mode=mode, value=value)
+
+
+def _resize(im: _Importer, node: Any) -> None:
+    a = im.attrs(node)
+    mode = a.get("mode", "nearest")
+    if mode != "nearest":
+        raise UnsupportedModelError(f"Resize mode {mode!r} is not supported (only 'nearest')")
+    shape = [1 if d is None else d for d in im.shape(node.input[0])]
+    r = len(shape)
+    if im.opset < 11:
+        scales, sizes = im.param(node, 1, "scales"), None
+        ctm = "asymmetric"
+        nmode = "floor"
+    else:
+        scales, sizes = im.param(node, 2, "scales"), im.param(node, 3, "sizes")
+        ctm = a.get("coordinate_transformation_mode", "half_pixel")
+        nmode = a.get("nearest_mode", "round_prefer_floor")
+    if ctm == "tf_crop_and_resize":
+        raise UnsupportedModelError("Resize with tf_crop_and_resize is not supported")
+    axes = [int(v) % r for v in a.get("axes", range(r))]
+    policy = a.get("keep_aspect_ratio_policy", "stretch")
+    full_scales, full_sizes = [1.0] * r, list(shape)
+    if sizes is not None and np.asarray(sizes).size:
+        sizes = [int(v) for v in np.asarray(sizes).reshape(-1)]
+        if policy == "stretch":
+            for j, ax in enumerate(axes):
+                full_sizes[ax], full_scales[ax] = sizes[j], sizes[j] / shape[ax]
+        else:
+            ratios = [sizes[j] / shape[ax] for j, ax in enumerate(axes)]
+            s = min(ratios) if policy == "not_larger" else max(ratios)
+            for ax in axes:
+                full_sizes[ax], full_scales[ax] = int(s * shape[ax] + 0.5), s
+    elif scales is not None and np.asarray(scales).size:
+        sc = [float(v) for v in np.asarray(scales).reshape(-1)]
+        for j, ax in enumerate(axes):
+            full_scales[ax], full_sizes[ax] = sc[j], int(np.floor(shape[ax] * sc[j]))
+    else:
+        raise UnsupportedModelError("Resize needs constant scales or sizes")
+    im.add("Resize", [node.input[0]], [node.output[0]], node.name or node.output[0], sizes=full_sizes,
+           scales=full_scales, coordinate_transformation_mode=ctm, nearest_mode=nmode)
+
+
+CONVERTERS: dict[str, Callable[[_Importer, Any], None]] = {
+    "Dropout": _dropout, "BatchNormalization": _batchnorm, "MaxPool": _maxpool, "Clip": _clip,
+    "Softmax": _softmax, "LogSoftmax": _softmax, "Squeeze": _squeeze, "Unsqueeze": _squeeze,
+    "ReduceMean": _reduce, "ReduceMax": _reduce, "ReduceSum": _reduce, "Split": _split, "Slice": _slice,
+    "Pad": _pad, "Resize": _resize,
+}
+
+
+def supported_onnx_ops() -> list[str]:
+    """ONNX op types the frontend imports (besides any node it can fold to a constant)."""
+    return sorted(DIRECT | set(CONVERTERS) | {"Constant", "Shape", "Size"})
+
+
+def load_model(model: Any) -> Any:
+    """A ModelProto from a ModelProto, a path or bytes; unreadable input raises ModelFileError."""
+    import onnx
+
+    if isinstance(model, onnx.ModelProto):
+        return model
+    try:
+        if isinstance(model, (bytes, bytearray)):
+            return onnx.load_from_string(bytes(model))
+        if isinstance(model, (str, os.PathLike)):
+            if not os.path.exists(model):
+                raise ModelFileError(f"ONNX file {str(model)!r} does not exist")
+            return onnx.load(os.fspath(model))
+    except ModelFileError:
+        raise
+    except Exception as e:
+        raise ModelFileError(f"{str(model)[:200]!r} is not a readable ONNX model ({type(e).__name__}: {e}); "
+                             "check the file is complete and was saved with onnx.save") from None
+    raise ModelFileError(f"cannot read an ONNX model from a {type(model).__name__}")
+
+
+def from_onnx(model: Any, optimize: bool = True) -> Graph:
+    """Import an ONNX model (ModelProto, path or bytes) as a validated ``ir.Graph``.
+
+    With ``optimize`` the graph passes run too: constant folding, BatchNorm folding,
+    activation fusion and dead-code removal.
+
+    >>> # g = from_onnx("model.onnx"); ir.run(g, x)
+    """
+    proto = load_model(model)
+    if not proto.graph.node and not proto.graph.output:
+        raise ModelFileError("the ONNX model has an empty graph (a corrupt or truncated file?)")
+    g = _Importer(proto).run()
+    if optimize:
+        from edgeinfer.passes.pipeline import optimize as run_passes
+
+        g = run_passes(g)
+    return g.validate()
