@@ -77,6 +77,9 @@ class EmitContext:
         self._const_ids: dict[str, str] = {}
         self._tmp = 0
         self.io_names: dict[str, str] = {}   # graph input/output tensor -> C parameter name
+        # an emitter may offer ``int32_t fn(const float *x)`` computing only the label of a one-node
+        # classifier; ``<name>_predict`` then calls it and skips the scores
+        self.label_fn: str | None = None
 
     # --- names -------------------------------------------------------------
     def sym(self, base: str) -> str:

@@ -121,10 +121,14 @@ def generate(graph: Graph, name: str, options: dict | None = None) -> CSources:
         h += [f"/* {'Class probabilities' if md.get('has_proba') else 'Decision scores'} "
               f"({ctx.numel(scores_t)} values). */",
               f"void {name}_predict_proba(const float *x, float *out);"]
+        if ctx.label_fn:
+            wrappers += [f"int32_t {name}_predict(const float *x)", "{", f"  return {ctx.label_fn}(x);", "}", ""]
+        else:
+            wrappers += [
+                f"int32_t {name}_predict(const float *x)", "{",
+                "  int32_t label;", f"  float scores[{ctx.numel(scores_t)}];",
+                f"  {name}_infer(x, &label, scores);", "  return label;", "}", ""]
         wrappers += [
-            f"int32_t {name}_predict(const float *x)", "{",
-            "  int32_t label;", f"  float scores[{ctx.numel(scores_t)}];",
-            f"  {name}_infer(x, &label, scores);", "  return label;", "}", "",
             f"void {name}_predict_proba(const float *x, float *out)", "{",
             "  int32_t label;", f"  {name}_infer(x, &label, out);", "}", ""]
     elif task == "regression":
