@@ -7,5 +7,7 @@
 
 from edgeinfer.targets.boards import Board, format_targets_table, get_board, list_boards, load_board
 from edgeinfer.targets.crossbuild import build
+from edgeinfer.targets.measure import DoesNotFitError, measure, measure_dir
 
-__all__ = ["Board", "build", "format_targets_table", "get_board", "list_boards", "load_board"]
+__all__ = ["Board", "DoesNotFitError", "build", "format_targets_table", "get_board", "list_boards", "load_board",
+           "measure", "measure_dir"]
