@@ -53,3 +53,9 @@ class CModel(CompiledModel):
         return {"flash_bytes": s["text"] + s["data"], "ram_bytes": s["data"] + s["bss"] + s["stack"],
                 "arena_bytes": self.sources.arena_bytes, "stack_bytes": s["stack"],
                 "const_bytes": self.sources.const_bytes, "estimate": "host gcc -Os"}
+
+    def measure(self, target: str = "cortex-m4", inputs: Any = None, **kwargs: Any) -> dict[str, Any]:
+        """Build for a board, run under emulation, measure (see :func:`edgeinfer.targets.measure`)."""
+        from edgeinfer.targets import measure
+
+        return measure(self, target=target, inputs=inputs, **kwargs)
