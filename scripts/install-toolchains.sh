@@ -13,10 +13,21 @@ declare -A NEED=(
   [qemu-aarch64]=qemu-user
   [clang]="clang libclang-rt-14-dev"
 )
+# Files (not commands) that a toolchain needs besides its compiler: C library headers.
+declare -A NEED_FILE=(
+  [/usr/aarch64-linux-gnu/include/stdio.h]=libc6-dev-arm64-cross
+  [/usr/lib/arm-none-eabi/include/stdio.h]=libnewlib-arm-none-eabi
+  [/usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs]=picolibc-riscv64-unknown-elf
+)
 missing=()
 for tool in "${!NEED[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=(${NEED[$tool]})
 done
+for f in "${!NEED_FILE[@]}"; do
+  [ -e "$f" ] || missing+=(${NEED_FILE[$f]})
+done
+# one package may be needed by several tools: install it once
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 if [ ${#missing[@]} -eq 0 ]; then
   echo "toolchains: all present"
   exit 0
