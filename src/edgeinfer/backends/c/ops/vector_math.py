@@ -1,0 +1,203 @@
+"""C for arithmetic, activations, softmax, reductions, Gemm and MatMul (float32 unless noted)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeinfer.backends.c.context import c_float
+from edgeinfer.backends.c.ops.shape import c_op_unless_defined, dims, loop_nest, require_float32, strides_of
+from edgeinfer.errors import UnsupportedModelError
+from edgeinfer.ir.ops.vector_math import reduce_axes
+
+_BINARY = {"Add": "{a} + {b}", "Sub": "{a} - {b}", "Mul": "{a} * {b}", "Div": "{a} / {b}",
+           "Pow": "powf({a}, (float){b})"}
+
+
+def _bcast_strides(shape: list[int], out: list[int]) -> list[int]:
+    """Strides of ``shape`` read at the indices of ``out`` (0 where it is broadcast)."""
+    full = [1] * (len(out) - len(shape)) + list(shape)
+    st = strides_of(full)
+    return [0 if d == 1 and o != 1 else s for d, o, s in zip(full, out, st, strict=True)]
+
+
+@c_op_unless_defined(*_BINARY)
+def binary(ctx, node) -> str:
+    out = dims(ctx, node.outputs[0])
+    t = ctx.ctype_of(node.outputs[0])
+    if node.op == "Pow" and t != "float":
+        raise UnsupportedModelError(f"the C backend computes Pow in float32 only, not {t}")
+    if t not in ("float", "int32_t", "int64_t"):
+        raise UnsupportedModelError(f"the C backend has no {node.op} for {ctx.graph.tensors[node.outputs[0]].dtype}")
+    ta, tb = ctx.ctype_of(node.inputs[0]), ctx.ctype_of(node.inputs[1])
+    expr = _BINARY[node.op].format(a="A[sa]", b="B[sb]")
+    head = (f"const {ta} *A = {ctx.ref(node.inputs[0])}; const {tb} *B = {ctx.ref(node.inputs[1])};"
+            f" {t} *Y = {ctx.ref(node.outputs[0])};\n")
+    n = int(np.prod(out))
+    sa, sb = dims(ctx, node.inputs[0]), dims(ctx, node.inputs[1])
+    if int(np.prod(sa)) == n and int(np.prod(sb)) in (1, n) or int(np.prod(sb)) == n and int(np.prod(sa)) == 1:
+        ia = "i" if int(np.prod(sa)) == n else "0"
+        ib = "i" if int(np.prod(sb)) == n else "0"
+        return head + (f"int32_t i;\nfor (i = 0; i < {n}; ++i) Y[i] = "
+                       + expr.replace("[sa]", f"[{ia}]").replace("[sb]", f"[{ib}]") + ";")
+    return head + loop_nest(out, {"o": (0, strides_of(out)), "sa": (0, _bcast_strides(sa, out)),
+                                  "sb": (0, _bcast_strides(sb, out))}, f"Y[o] = {expr};")
+
+
+def _unary_expr(node) -> str:
+    op = node.op
+    if op == "Sigmoid":
+        return "1.0f / (1.0f + expf(-v))"
+    if op == "Tanh":
+        return "tanhf(v)"
+    if op == "Exp":
+        return "expf(v)"
+    if op == "Sqrt":
+        return "sqrtf(v)"
+    if op == "Erf":
+        return "erff(v)"
+    if op == "Relu":
+        return "v > 0.0f ? v : 0.0f"
+    if op == "LeakyRelu":
+        return f"v >= 0.0f ? v : v * {c_float(node.attr('alpha', 0.01))}"
+    if op == "HardSigmoid":
+        a, b = c_float(node.attr("alpha", 0.2)), c_float(node.attr("beta", 0.5))
+        return f"fminf(fmaxf(v * {a} + {b}, 0.0f), 1.0f)"
+    if op == "HardSwish":
+        return "v * fminf(fmaxf(v / 6.0f + 0.5f, 0.0f), 1.0f)"
+    if op == "Clip":
+        e = "v"
+        if node.attr("min") is not None:
+            e = f"fmaxf({e}, {c_float(node.attr('min'))})"
+        if node.attr("max") is not None:
+            e = f"fminf({e}, {c_float(node.attr('max'))})"
+        return e
+    raise UnsupportedModelError(f"no C for {op}")
+
+
+@c_op_unless_defined("Sigmoid", "Tanh", "Exp", "Sqrt", "Erf", "LeakyRelu", "HardSigmoid", "HardSwish", "Clip")
+def unary(ctx, node) -> str:
+    require_float32(ctx, node)
+    n = ctx.numel(node.outputs[0])
+    return (f"const float *x = {ctx.ref(node.inputs[0])}; float *y = {ctx.ref(node.outputs[0])}; int32_t i;\n"
+            f"for (i = 0; i < {n}; ++i) {{ const float v = x[i]; y[i] = {_unary_expr(node)}; }}")
+
+
+@c_op_unless_defined("Softmax", "LogSoftmax")
+def softmax(ctx, node) -> str:
+    require_float32(ctx, node)
+    shp = dims(ctx, node.inputs[0])
+    a = node.attr("axis", -1) % len(shp)
+    outer, n, inner = int(np.prod(shp[:a])), shp[a], int(np.prod(shp[a + 1:]))
+    write = "y[k] = z[k] - m - logf(s);" if node.op == "LogSoftmax" else "y[k] = expf(z[k] - m) / s;"
+    return (f"const float *x = {ctx.ref(node.inputs[0])}; float *y = {ctx.ref(node.outputs[0])};\n"
+            f"int32_t o, i, j;\n"
+            f"for (o = 0; o < {outer}; ++o) {{\n"
+            f"  for (i = 0; i < {inner}; ++i) {{\n"
+            f"    const float *z = x + o * {n * inner} + i; float m = z[0], s = 0.0f;\n"
+            f"    for (j = 1; j < {n}; ++j) if (z[j * {inner}] > m) m = z[j * {inner}];\n"
+            f"    for (j = 0; j < {n}; ++j) s += expf(z[j * {inner}] - m);\n"
+            f"    for (j = 0; j < {n}; ++j) {{ const int32_t k = j * {inner}; "
+            f"{write.replace('y[k]', 'y[o * ' + str(n * inner) + ' + i + k]')} }}\n"
+            f"  }}\n}}")
+
+
+@c_op_unless_defined("ReduceSum", "ReduceMean", "ReduceMax")
+def reduce(ctx, node) -> str:
+    require_float32(ctx, node)
+    shp = dims(ctx, node.inputs[0])
+    axes = reduce_axes(node, len(shp))
+    n_out = ctx.numel(node.outputs[0])
+    ost = strides_of([1 if i in axes else d for i, d in enumerate(shp)])
+    ost = [0 if i in axes else s for i, s in enumerate(ost)]
+    init = "-INFINITY" if node.op == "ReduceMax" else "0.0f"
+    body = "if (x[s] > y[o]) y[o] = x[s];" if node.op == "ReduceMax" else "y[o] += x[s];"
+    code = (f"const float *x = {ctx.ref(node.inputs[0])}; float *y = {ctx.ref(node.outputs[0])}; int32_t j;\n"
+            f"for (j = 0; j < {n_out}; ++j) y[j] = {init};\n{{\n"
+            + loop_nest(shp, {"s": (0, strides_of(shp)), "o": (0, ost)}, body) + "\n}")
+    if node.op == "ReduceMean" and axes:
+        cnt = int(np.prod([shp[i] for i in axes]))
+        code += f"\nfor (j = 0; j < {n_out}; ++j) y[j] /= {c_float(cnt)};"
+    return code
+
+
+def act_bounds(node) -> tuple[str, str]:
+    """C expressions of a fused activation's clamp (no activation: -INFINITY, INFINITY)."""
+    lo, hi = node.attr("activation_params", [float("-inf"), float("inf")]) if node.attr("activation") \
+        else (float("-inf"), float("inf"))
+
+    def lit(v: float) -> str:
+        return "INFINITY" if v == float("inf") else "-INFINITY" if v == float("-inf") else c_float(v)
+    return lit(lo), lit(hi)
+
+
+@c_op_unless_defined("Gemm")
+def gemm(ctx, node) -> str:
+    require_float32(ctx, node)
+    a_shape = dims(ctx, node.inputs[0])
+    ta, tb = node.attr("transA", 0), node.attr("transB", 0)
+    m, k = (a_shape[1], a_shape[0]) if ta else (a_shape[0], a_shape[1])
+    out = dims(ctx, node.outputs[0])
+    n = out[1]
+    alpha, beta = float(node.attr("alpha", 1.0)), float(node.attr("beta", 1.0))
+    a_idx = f"a[kk * {m} + r]" if ta else f"a[r * {k} + kk]"
+    bdata = ctx.graph.const(node.inputs[1])
+    if bdata is not None:
+        bt = (bdata.T if not tb else bdata).astype(np.float64) * alpha  # (n, k): rows contiguous
+        b_ref, b_idx, scale = ctx.const_array(node.inputs[1] + "_nk", bt.astype(np.float32), "float32"), \
+            f"bw[c * {k} + kk]", ""
+    else:
+        b_ref = ctx.ref(node.inputs[1])
+        b_idx = f"bw[c * {k} + kk]" if tb else f"bw[kk * {n} + c]"
+        scale = f" * {c_float(alpha)}" if alpha != 1.0 else ""
+    bias = "0.0f"
+    pre = ""
+    if len(node.inputs) > 2 and node.inputs[2]:
+        cdata = ctx.graph.const(node.inputs[2])
+        if cdata is None:
+            raise UnsupportedModelError("the C backend needs Gemm's C input to be a constant")
+        full = np.broadcast_to(cdata.astype(np.float64) * beta, (m, n))
+        if np.all(full == full[0]):
+            pre = f"const float *bias = {ctx.const_array(node.inputs[2] + '_bias', full[0].astype(np.float32))};\n"
+            bias = "bias[c]"
+        else:
+            pre = f"const float *bias = {ctx.const_array(node.inputs[2] + '_bias', full.astype(np.float32))};\n"
+            bias = f"bias[r * {n} + c]"
+    lo, hi = act_bounds(node)
+    clamp = f"acc = acc < {lo} ? {lo} : acc; acc = acc > {hi} ? {hi} : acc; " if node.attr("activation") else ""
+    return (f"const float *a = {ctx.ref(node.inputs[0])}; const float *bw = {b_ref}; float *y = "
+            f"{ctx.ref(node.outputs[0])};\n{pre}int32_t r, c, kk;\n"
+            f"for (r = 0; r < {m}; ++r) {{\n"
+            f"  for (c = 0; c < {n}; ++c) {{\n"
+            f"    float acc = 0.0f;\n"
+            f"    for (kk = 0; kk < {k}; ++kk) acc += {a_idx} * {b_idx};\n"
+            f"    acc = acc{scale} + {bias};\n"
+            f"    {clamp}y[r * {n} + c] = acc;\n  }}\n}}")
+
+
+@c_op_unless_defined("MatMul")
+def matmul(ctx, node) -> str:
+    require_float32(ctx, node)
+    sa, sb = dims(ctx, node.inputs[0]), dims(ctx, node.inputs[1])
+    a2 = [1] + sa if len(sa) == 1 else sa
+    b2 = sb + [1] if len(sb) == 1 else sb
+    m, k, n = a2[-2], a2[-1], b2[-1]
+    lead = list(np.broadcast_shapes(tuple(a2[:-2]), tuple(b2[:-2])))
+    nl = int(np.prod(lead))
+    la = np.broadcast_to(np.arange(int(np.prod(a2[:-2]))).reshape(a2[:-2] or [1]), lead or [1]).reshape(-1)
+    lb = np.broadcast_to(np.arange(int(np.prod(b2[:-2]))).reshape(b2[:-2] or [1]), lead or [1]).reshape(-1)
+    if nl == 1:
+        pre, aoff, boff = "", "0", "0"
+    else:
+        ta = ctx.const_array(node.name + "_a_off", la * m * k, "int32")
+        tb = ctx.const_array(node.name + "_b_off", lb * k * n, "int32")
+        pre, aoff, boff = "", f"{ta}[l]", f"{tb}[l]"
+    return (f"const float *A = {ctx.ref(node.inputs[0])}; const float *B = {ctx.ref(node.inputs[1])}; "
+            f"float *y = {ctx.ref(node.outputs[0])};\n{pre}int32_t l, r, c, kk;\n"
+            f"for (l = 0; l < {nl}; ++l) {{\n"
+            f"  const float *a = A + {aoff}; const float *b = B + {boff}; float *yl = y + l * {m * n};\n"
+            f"  for (r = 0; r < {m}; ++r) {{\n"
+            f"    for (c = 0; c < {n}; ++c) yl[r * {n} + c] = 0.0f;\n"
+            f"    for (kk = 0; kk < {k}; ++kk) {{\n"
+            f"      const float av = a[r * {k} + kk];\n"
+            f"      for (c = 0; c < {n}; ++c) yl[r * {n} + c] += av * b[kk * {n} + c];\n"
+            f"    }}\n  }}\n}}")
