@@ -104,7 +104,8 @@ def test_too_small_board_names_the_biggest_consumers(toy, tmp_path):
 
 
 @pytest.mark.parametrize("target,tool", [("cortex-m4", "qemu-system-arm"), ("cortex-m0plus", "qemu-system-arm"),
-                                         ("riscv32", "qemu-system-riscv32")])
+                                         ("cortex-m7", "qemu-system-arm"), ("riscv32", "qemu-system-riscv32"),
+                                         ("cortex-a72", "qemu-aarch64")])
 def test_measure_outputs_match_reference(toy, target, tool):
     board = get_board(target)
     _needs(board.cc, tool)
@@ -116,10 +117,12 @@ def test_measure_outputs_match_reference(toy, target, tool):
     assert r["outputs_match"] is True
     assert r["instructions"] > 0 and r["cycles"] > 0 and len(r["instructions_per_row"]) == 3
     assert sum(r["instruction_mix"].values()) == pytest.approx(r["instructions"], abs=3)
-    assert r["latency_ms"] == pytest.approx(r["cycles"] / (board.clock_mhz * 1e3), rel=1e-3)
+    # cycles are reported rounded to a whole cycle
+    assert r["latency_ms"] == pytest.approx(r["cycles"] / (board.clock_mhz * 1e3), abs=1 / (board.clock_mhz * 1e3))
     assert r["energy_uj"] == pytest.approx(r["latency_ms"] * board.active_power_mw)
     assert set(r["estimated"]) >= {"cycles", "latency_ms", "energy_uj"}
-    assert 0 < r["stack_used_bytes"] <= r["stack_bytes"]
+    if board.family in ("cortex-m", "riscv32"):  # bare-metal runtimes know their stack bounds
+        assert 0 < r["stack_used_bytes"] <= r["stack_bytes"]
 
 
 def test_measure_dir_measures_what_convert_wrote(toy, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,8 @@ def _work_dir(sources: CSources, board: Board, inputs: list[np.ndarray]) -> Path
         h.update(k.encode() + sources.files[k].encode())
     for a in inputs:
         h.update(a.tobytes())
-    d = cache_dir().parent / "targets" / f"{sources.name}_{board.name}_{h.hexdigest()[:12]}"
+    # the process id keeps concurrent test workers out of each other's build folders
+    d = cache_dir().parent / "targets" / f"{sources.name}_{board.name}_{h.hexdigest()[:12]}_{os.getpid()}"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -119,8 +121,9 @@ def measure_sources(sources: CSources, board: Board, inputs: list[np.ndarray], o
     result["clock_mhz"] = board.clock_mhz
     result["active_power_mw"] = board.active_power_mw
     result["estimated"] = list(ESTIMATED)
-    result["method"] = (f"{' '.join(board.emulator.get('command', [])[:3]) or 'native'}; instructions from the "
-                        "emulator's execution log between markers; cycles = instructions x the board's cost table")
+    runner = board.emulator.get("command") or board.emulator.get("count_command") or ["native"]
+    result["method"] = (f"{' '.join(runner[:3])}; instructions from the emulator's execution log between "
+                        "markers; cycles = instructions x the board's cost table")
     return result
 
 
