@@ -35,7 +35,7 @@ from edgeinfer.backends.c.registry import c_op
 from edgeinfer.errors import UnsupportedModelError
 from edgeinfer.ir.ops.trees import Tree, n_raw, trees_of
 
-GROUP = 8           # trees walked together by the table layout
+GROUP = 8           # at most this many trees are walked together by the table layout
 INLINE_MAX_BRANCHES = 512  # "auto" inlines models with at most this many branches
 U32 = 2.0 ** -24
 
@@ -137,7 +137,9 @@ class _Table:
                 words_l.append(ref(int(t.left[n])))
                 words_r.append(ref(int(t.right[n])))
         n_real = len(p.trees)
-        n_pad = (-n_real) % GROUP
+        # groups as even as possible: 10 trees walk as 2 x 5, not 8 + 2 padded to 8
+        self.group = -(-n_real // -(-n_real // GROUP)) if n_real else 1
+        n_pad = (-n_real) % self.group
         zero = np.flatnonzero(np.all(p.vecs == 0, axis=1))
         self.pad_ref = self.lb + (int(zero[0]) if len(zero) else 0)
         roots += [self.pad_ref] * n_pad
@@ -162,22 +164,26 @@ class _Table:
         self.root = ctx.const_array("tree_root", np.array(roots), smallest_int_dtype(0, max(roots)))
         self.off = ctx.const_array("tree_off", np.array(offs), smallest_int_dtype(0, max(offs)))
         depths = [t.depth() for t in p.trees] + [0] * n_pad
-        self.n_groups = len(depths) // GROUP
-        gd = np.array([max(depths[g * GROUP:(g + 1) * GROUP]) for g in range(self.n_groups)])
+        self.n_groups = len(depths) // self.group
+        gd = np.array([max(depths[g * self.group:(g + 1) * self.group]) for g in range(self.n_groups)])
         self.gdepth = ctx.const_array("tree_gdepth", gd, smallest_int_dtype(0, int(gd.max(initial=0))))
 
     def step(self, o: str, r: str) -> str:
         """C: one branch-free step of ref ``r`` in the tree whose branches start at ``o``."""
         lb = self.lb
+        # arithmetic selects, not ternaries: the compiler keeps them branch-free (a branch here
+        # mispredicts half the time); a leaf ref (>= LEAF_BASE) stays put, reading branch 0 harmlessly
+        head = f"{{ const uint32_t m_ = 0u - (uint32_t)({r} < {lb}u); "
+        keep = f"{r} = (n_ & m_) | ({r} & ~m_); }}"
         if self.packed:
             tm, rm = (1 << self.tb) - 1, (1 << self.rb) - 1
-            return (f"{{ uint32_t i_ = {r} < {lb}u ? {r} : 0u; uint32_t w_ = {self.nodes}[{o} + i_]; "
-                    f"uint32_t t_ = w_ & {tm}u; "
-                    f"uint32_t n_ = x[{self.feat}[t_]] <= {self.thr}[t_] ? (w_ >> {self.tb}) & {rm}u "
-                    f": w_ >> {self.tb + self.rb}; {r} = {r} < {lb}u ? n_ : {r}; }}")
-        return (f"{{ uint32_t i_ = {o} + ({r} < {lb}u ? {r} : 0u); uint32_t t_ = {self.nodes_t}[i_]; "
-                f"uint32_t n_ = x[{self.feat}[t_]] <= {self.thr}[t_] ? (uint32_t){self.nodes_l}[i_] "
-                f": (uint32_t){self.nodes_r}[i_]; {r} = {r} < {lb}u ? n_ : {r}; }}")
+            return (head + f"const uint32_t w_ = {self.nodes}[{o} + ({r} & m_)]; const uint32_t t_ = w_ & {tm}u; "
+                    f"const uint32_t n_ = (w_ >> ({self.tb}u + {self.rb}u * (uint32_t)(x[{self.feat}[t_]] > "
+                    f"{self.thr}[t_]))) & {rm}u; " + keep)
+        return (head + f"const uint32_t i_ = {o} + ({r} & m_); const uint32_t t_ = {self.nodes_t}[i_]; "
+                f"const uint32_t g_ = 0u - (uint32_t)(x[{self.feat}[t_]] > {self.thr}[t_]); "
+                f"const uint32_t n_ = ((uint32_t){self.nodes_l}[i_] & ~g_) | ((uint32_t){self.nodes_r}[i_] & g_); "
+                + keep)
 
     def walk_one(self) -> str:
         """C statements: leaf vector id ``v`` of tree ``t`` (used by the float64 path)."""
@@ -239,7 +245,7 @@ def tree_ensemble(ctx: EmitContext, node) -> str:
     leaf32 = ctx.const_array("tree_leaf", p.vecs.astype(np.float32), "float32")
     col = None
     if p.width == 1 and np.any(p.columns):
-        cols = np.concatenate([p.columns, np.zeros((-nt) % GROUP, np.int64)])  # padding trees of the table
+        cols = np.concatenate([p.columns, np.zeros(GROUP, np.int64)])  # padding trees of the table
         col = ctx.const_array("tree_col", cols, smallest_int_dtype(0, int(cols.max())))
     vec_t = ctype(smallest_int_dtype(0, len(p.vecs)))
     layout = _layout(ctx, p)
@@ -254,12 +260,13 @@ def tree_ensemble(ctx: EmitContext, node) -> str:
     fast = [f"static void {pre}_sum(const float *x, float *acc)", "{", f"  {init}"]
     if layout == "table":
         tab = _Table(ctx, p)
+        gs = tab.group
         fast += ["  int32_t g, d;", f"  for (g = 0; g < {tab.n_groups}; ++g) {{",
-                 f"    const int32_t t0 = g * {GROUP}, dg = (int32_t){tab.gdepth}[g];"]
+                 f"    const int32_t t0 = g * {gs}, dg = (int32_t){tab.gdepth}[g];"]
         fast += [f"    uint32_t r{j} = {tab.root}[t0 + {j}]; const uint32_t o{j} = {tab.off}[t0 + {j}];"
-                 for j in range(GROUP)]
-        fast += ["    for (d = 0; d < dg; ++d) {"] + [f"      {tab.step(f'o{j}', f'r{j}')}" for j in range(GROUP)]
-        fast += ["    }"] + [f"    {add32(f'r{j} - {tab.lb}u', f't0 + {j}')}" for j in range(GROUP)] + ["  }", "}"]
+                 for j in range(gs)]
+        fast += ["    for (d = 0; d < dg; ++d) {"] + [f"      {tab.step(f'o{j}', f'r{j}')}" for j in range(gs)]
+        fast += ["    }"] + [f"    {add32(f'r{j} - {tab.lb}u', f't0 + {j}')}" for j in range(gs)] + ["  }", "}"]
         walk = tab.walk_one()
     else:
         fns = []
@@ -324,7 +331,8 @@ def tree_ensemble(ctx: EmitContext, node) -> str:
         ctx.label_fn = f"{pre}_predict_label"
 
     y, s = ctx.ref(node.outputs[0]), ctx.ref(node.outputs[1])
-    code = [f"float acc[{k}]; int32_t k;", f"{y}[0] = {pre}_label({ctx.ref(node.inputs[0])}, acc);"]
+    code = [f"float acc[{k}];" + (" int32_t k;" if post != "LOGISTIC" else ""),
+            f"{y}[0] = {pre}_label({ctx.ref(node.inputs[0])}, acc);"]
     if post == "LOGISTIC":
         code += ["{ const float p_ = 1.0f / (1.0f + expf(-acc[0]));", f"  {s}[0] = 1.0f - p_; {s}[1] = p_; }}"]
     elif post == "SOFTMAX":
