@@ -1,9 +1,9 @@
 /* ei_dense_exact.c: fully connected layer in double, weights rebuilt from float32 +
- * int8 residual (see ei_kernels.h). Only taken for samples whose float32 answer is
+ * int16 residual (see ei_kernels.h). Only taken for samples whose float32 answer is
  * not certified, so it favours exactness over speed. */
 #include "ei_kernels.h"
 
-static double ei_weight_(const float *w, const int8_t *r, const float *rs, int32_t j, long k)
+static double ei_weight_(const float *w, const int16_t *r, const float *rs, int32_t j, long k)
 {
   double v = (double)w[k];
   if (r) {
@@ -12,7 +12,7 @@ static double ei_weight_(const float *w, const int8_t *r, const float *rs, int32
   return v;
 }
 
-void ei_dense_exact_f32in(const float *x, const float *w, const int8_t *r, const float *rs,
+void ei_dense_exact_f32in(const float *x, const float *w, const int16_t *r, const float *rs,
                           const double *b, double *y, int32_t n_in, int32_t n_out)
 {
   int32_t i, j;
@@ -26,7 +26,7 @@ void ei_dense_exact_f32in(const float *x, const float *w, const int8_t *r, const
   }
 }
 
-void ei_dense_exact_f64(const double *x, const float *w, const int8_t *r, const float *rs,
+void ei_dense_exact_f64(const double *x, const float *w, const int16_t *r, const float *rs,
                         const double *b, double *y, int32_t n_in, int32_t n_out)
 {
   int32_t i, j;

@@ -22,11 +22,11 @@ void ei_dense_f32(const float *x, const float *w, const float *b, float *y, int3
 
 /* ---- ei_dense_exact.c (double) ---------------------------------------------- */
 /* Same product in double with weights rebuilt as w + r * rs[row] (float32 weight plus
- * an int8 residual scaled per row; r and rs may be NULL when the weights are exactly
+ * an int16 residual scaled per row; r and rs may be NULL when the weights are exactly
  * float32) and a double bias (may be NULL). x is float (first layer) or double. */
-void ei_dense_exact_f32in(const float *x, const float *w, const int8_t *r, const float *rs,
+void ei_dense_exact_f32in(const float *x, const float *w, const int16_t *r, const float *rs,
                           const double *b, double *y, int32_t n_in, int32_t n_out);
-void ei_dense_exact_f64(const double *x, const float *w, const int8_t *r, const float *rs,
+void ei_dense_exact_f64(const double *x, const float *w, const int16_t *r, const float *rs,
                         const double *b, double *y, int32_t n_in, int32_t n_out);
 
 /* ---- ei_activation.c (float, in place) ------------------------------------- */
