@@ -110,6 +110,10 @@ def build(sources: CSources, target: str | Path | Board, out_dir: str | Path,
         stack = board.stack_bytes
         ram += stack
     symbols = symbol_sizes(elf)
+    # the reserved stack is no symbol, yet often the biggest RAM consumer: name it too
+    symbols.append({"name": "stack reserve (board stack_bytes)", "size": stack, "region": "ram",
+                    "section": ".stack"})
+    symbols.sort(key=lambda d: (-d["size"], d["name"]))
     model_objs = {k[:-2] + ".o" for k in sources.files if k.endswith(".c")}
     model = map_object_sizes(out / f"{sources.name}.map", model_objs)
     fits, message = fit_report(board.name, board.flash_bytes, board.ram_bytes, flash, ram, symbols,
