@@ -29,7 +29,7 @@ def test_convert_writes_c_that_builds_and_matches(model_file, tmp_path, capsys):
     # compile the written files with a main that classifies rows and compare with sklearn
     rows = X[:50]
     main_c = tmp_path / "main.c"
-    feats = ",".join(f"{v:.9g}f" for v in rows.reshape(-1))
+    feats = ",".join(f"{float(v)!r}f" for v in rows.reshape(-1))
     main_c.write_text(
         '#include <stdio.h>\n#include "gesture.h"\n'
         f"static const float X[{rows.size}] = {{{feats}}};\n"
