@@ -14,9 +14,15 @@ from edgeinfer.errors import UnsupportedModelError
 from edgeinfer.frontends.sklearn.linear import class_list
 from edgeinfer.frontends.sklearn.registry import Converted, sk_converter
 from edgeinfer.ir.graph import Graph
+from edgeinfer.ir.ops.mlp import HIDDEN_ACTIVATIONS, OUT_ACTIVATIONS
 
 
 def _layers(est: Any, graph: Graph) -> list[str]:
+    if est.out_activation_ not in OUT_ACTIVATIONS or est.activation not in HIDDEN_ACTIVATIONS:
+        raise UnsupportedModelError(f"{type(est).__name__} with activation={est.activation!r} and output "
+                                    f"activation {est.out_activation_!r} is not supported; hidden activations: "
+                                    f"{', '.join(HIDDEN_ACTIVATIONS)}; outputs: {', '.join(OUT_ACTIVATIONS)} "
+                                    "(use loss='squared_error')")
     names = []
     for i, (w, b) in enumerate(zip(est.coefs_, est.intercepts_, strict=True)):
         names.append(graph.add_const(f"W{i}", np.ascontiguousarray(np.asarray(w).T)))
