@@ -65,6 +65,10 @@ def host_latency_ns(m, X: np.ndarray, repeats: int = 5) -> float:
     return best
 
 
+def _fmt(v: object) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def main(argv: list[str] | None = None) -> int:
     import edgeinfer
 
@@ -79,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     _, Xte, _, yte = digits_split()
     print(f"== model: {type(est).__name__} ({origin}), {est.n_features_in_} features, {len(est.classes_)} classes")
     m = edgeinfer.convert(est, name="digits")
-    print(m.graph.summary().splitlines()[-1].strip())
+    total = next(line for line in m.graph.summary().splitlines() if line.strip().startswith("total:"))
+    print(f"== graph: ops {', '.join(m.graph.ops())}; {total.strip()}")
     pred = m.predict(Xte)
     ref = est.predict(Xte)
     proba_err = float(np.abs(m.predict_proba(Xte) - est.predict_proba(Xte)).max())
@@ -103,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         est_names = set(r.get("estimated", []))
         keys = ("flash_bytes", "ram_bytes", "instructions", "cycles", "latency_ms", "energy_uj", "outputs_match")
         print("== " + a.target + ": " + ", ".join(
-            f"{k}={r[k]}{' (estimate)' if k in est_names else ''}" for k in keys if k in r))
+            f"{k}={_fmt(r[k])}{' (estimate)' if k in est_names else ''}" for k in keys if k in r))
         results["target"] = {k: v for k, v in r.items() if k != "symbols"}
     except Exception as e:  # the host result above stands on its own
         print(f"== {a.target}: skipped ({e})")
