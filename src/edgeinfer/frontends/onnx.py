@@ -129,6 +129,8 @@ class _Importer:
             if vi.name in inits:
                 continue
             self.g.add_input(vi.name, self._input_shape(vi, fix_batch=has_shape_ops), self._dtype(vi))
+        if not self.g.inputs:
+            raise UnsupportedModelError("the model has no inputs: every output is a constant, nothing to compute")
         for node in gp.node:
             self._node(node)
         if self.unsupported:

@@ -114,7 +114,7 @@ def convtranspose_geometry(node, in_spatial: list[int], kernel: list[int]) -> di
     if want is not None or auto in ("SAME_UPPER", "SAME_LOWER"):
         target = list(want)[-nd:] if want is not None else [in_spatial[i] * s[i] for i in range(nd)]
         for i in range(nd):
-            total = max(full[i] - target[i], 0)
+            total = full[i] - target[i]  # negative: the output extends past the full result (zeros)
             if auto == "SAME_UPPER":
                 pads[i], pads[i + nd] = total // 2, total - total // 2
             else:
@@ -148,7 +148,7 @@ class ConvTranspose(OpDef):
         s, d, p, full = geo["strides"], geo["dilations"], geo["pads"], geo["full"]
         c, mg = w.shape[0], w.shape[1]
         cg = c // g
-        y = np.zeros((x.shape[0], mg * g, *full))
+        y = np.zeros((x.shape[0], mg * g, *[f + max(-p[i + nd], 0) for i, f in enumerate(full)]))
         x64, w64 = x.astype(np.float64), w.astype(np.float64)
         for k in itertools.product(*[range(n) for n in w.shape[2:]]):
             sl = tuple(slice(k[i] * d[i], k[i] * d[i] + s[i] * (x.shape[2 + i] - 1) + 1, s[i]) for i in range(nd))

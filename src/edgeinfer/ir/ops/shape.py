@@ -75,12 +75,14 @@ class Flatten(_Movement):
     @staticmethod
     def infer(node, inputs):
         s = inputs[0].shape
-        a = node.attr("axis", 1) % (len(s) + 1) if len(s) else 0
+        a = node.attr("axis", 1)
+        a = a + len(s) if a < 0 else a
         return [((_prod(s[:a]), _prod(s[a:])), inputs[0].dtype)]
 
     @staticmethod
     def reference(node, x):
-        a = node.attr("axis", 1) % (x.ndim + 1)
+        a = node.attr("axis", 1)
+        a = a + x.ndim if a < 0 else a
         return (x.reshape(int(np.prod(x.shape[:a])), -1) if x.size else x.reshape(
             int(np.prod(x.shape[:a])), int(np.prod(x.shape[a:]))),)
 

@@ -32,6 +32,17 @@ def _geo2d(geo: dict, nd: int) -> tuple[list[int], list[int], list[int], list[in
     return list(s), list(d), p[:2], p[2:]
 
 
+def _per_image(ctx, node, call: str) -> str:
+    """Run ``call`` (using @X@ and @Y@) once per image of the leading dimension (1 for a model's own batch)."""
+    x, y = dims(ctx, node.inputs[0]), dims(ctx, node.outputs[0])
+    n, xs, ys = x[0], int(np.prod(x[1:])), int(np.prod(y[1:]))
+    xr, yr = ctx.ref(node.inputs[0]), ctx.ref(node.outputs[0])
+    if n == 1:
+        return call.replace("@X@", xr).replace("@Y@", yr)
+    return (f"int32_t n;\nfor (n = 0; n < {n}; ++n) {{\n  "
+            + call.replace("@X@", f"{xr} + n * {xs}").replace("@Y@", f"{yr} + n * {ys}") + "\n}")
+
+
 def _table(ctx, node, values: list[int]) -> str:
     return ctx.const_array(node.name + "_geom", np.asarray(values, dtype=np.int32), "int32")
 
@@ -57,7 +68,7 @@ def conv(ctx, node) -> str:
     w, b = _weights_bias(ctx, node)
     lo, hi = act_bounds(node)
     ctx.use_kernel("ei_conv")
-    return f"ei_conv2d_f32({geom}, {ctx.ref(node.inputs[0])}, {w}, {b}, {lo}, {hi}, {ctx.ref(node.outputs[0])});"
+    return _per_image(ctx, node, f"ei_conv2d_f32({geom}, @X@, {w}, {b}, {lo}, {hi}, @Y@);")
 
 
 @c_op_unless_defined("ConvTranspose")
@@ -73,8 +84,7 @@ def conv_transpose(ctx, node) -> str:
     w, b = _weights_bias(ctx, node)
     lo, hi = act_bounds(node)
     ctx.use_kernel("ei_conv")
-    return (f"ei_convtranspose2d_f32({geom}, {ctx.ref(node.inputs[0])}, {w}, {b}, {lo}, {hi}, "
-            f"{ctx.ref(node.outputs[0])});")
+    return _per_image(ctx, node, f"ei_convtranspose2d_f32({geom}, @X@, {w}, {b}, {lo}, {hi}, @Y@);")
 
 
 @c_op_unless_defined("MaxPool", "AveragePool")
@@ -90,14 +100,14 @@ def pool(ctx, node) -> str:
     geom = _table(ctx, node, [x2[1], x2[2], x2[3], y2[2], y2[3], *k2, *s, *d, *pb, *pe, incl])
     fn = "ei_maxpool2d_f32" if node.op == "MaxPool" else "ei_avgpool2d_f32"
     ctx.use_kernel("ei_pool")
-    return f"{fn}({geom}, {ctx.ref(node.inputs[0])}, {ctx.ref(node.outputs[0])});"
+    return _per_image(ctx, node, f"{fn}({geom}, @X@, @Y@);")
 
 
 @c_op_unless_defined("GlobalAveragePool", "GlobalMaxPool")
 def global_pool(ctx, node) -> str:
     require_float32(ctx, node)
     x = dims(ctx, node.inputs[0])
-    c, hw = x[1], int(np.prod(x[2:]))
+    c, hw = x[0] * x[1], int(np.prod(x[2:]))
     if node.op == "GlobalMaxPool":
         body = "float m = xc[0];\n  for (i = 1; i < {hw}; ++i) if (xc[i] > m) m = xc[i];\n  y[c] = m;"
     else:
@@ -117,9 +127,10 @@ def batchnorm(ctx, node) -> str:
     k = scale / np.sqrt(var + node.attr("epsilon", 1e-5))
     shift = b - mean * k
     x = dims(ctx, node.inputs[0])
-    c, inner = x[1], int(np.prod(x[2:]))
+    c, inner, n = x[1], int(np.prod(x[2:])), x[0]
     kk = ctx.const_array(node.name + "_scale", k.astype(np.float32))
     ss = ctx.const_array(node.name + "_shift", shift.astype(np.float32))
     return (f"const float *x = {ctx.ref(node.inputs[0])}; float *y = {ctx.ref(node.outputs[0])}; int32_t c, i;\n"
-            f"for (c = 0; c < {c}; ++c) {{\n"
-            f"  for (i = 0; i < {inner}; ++i) y[c * {inner} + i] = x[c * {inner} + i] * {kk}[c] + {ss}[c];\n}}")
+            f"for (c = 0; c < {n * c}; ++c) {{\n"
+            f"  for (i = 0; i < {inner}; ++i) y[c * {inner} + i] = x[c * {inner} + i] * {kk}[c % {c}] + {ss}[c % {c}];"
+            "\n}")
