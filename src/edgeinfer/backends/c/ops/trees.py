@@ -17,10 +17,11 @@ absolute leaf values and base value of one class: it covers the float32 rounding
 leaves, of the sums and scikit-learn's own float64 rounding). Otherwise the sample is
 recomputed in float64 in scikit-learn's order: leaf values as float64, or, for forests
 whose leaves are class fractions c_k / N, from integer counts (``(double)c / N`` is the very
-division scikit-learn made), then the same average and argmax. Measured on a sweep of 600
-forests and boosting models (iris, wine, breast_cancer, digits, make_classification; 2-10
-and 10-100 trees; 5 seeds): float32 sums alone mislabel 24 rows of 1,031,190 (all true
-ties of forests); with the bound and the float64 path, 0. The fallback runs on 0.3 % of rows.
+division scikit-learn made), then the same average and argmax. Measured on a sweep of 360
+models (RandomForest, ExtraTrees, GradientBoosting with 2, 3, 5, 7, 10, 20, 50, 100 trees,
+3 seeds, on iris, wine, breast_cancer, digits, make_classification; 237,168 rows): float32
+sums alone mislabel 12 rows; no row passes the margin test with a wrong label, and 0.28 %
+of rows take the float64 path, which reproduces scikit-learn's arithmetic, so 0 mismatches.
 Regressors have no label and use the float32 sums (within 1e-5 relative of float64).
 """
 
