@@ -37,7 +37,7 @@ from edgeinfer.errors import UnsupportedModelError
 from edgeinfer.ir.ops.trees import Tree, n_raw, trees_of
 
 GROUP = 8           # at most this many trees are walked together by the table layout
-INLINE_MAX_BRANCHES = 512  # "auto" inlines models with at most this many branches
+INLINE_MAX_BRANCHES = 2048  # "auto" inlines up to this many branches (RF(10, depth 8) digits: 82 vs 200 ns)
 U32 = 2.0 ** -24
 
 
