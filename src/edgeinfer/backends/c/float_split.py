@@ -106,3 +106,9 @@ def c_double(v: float) -> str:
     if "e" not in s and "." not in s:
         s += ".0"
     return s
+
+
+def base_name(ctx: EmitContext, sym: str) -> str:
+    """``sym`` without the model-name prefix, as a table hint (``const_array`` adds the prefix again)."""
+    prefix = ctx.name + "_"
+    return sym[len(prefix):] if sym.startswith(prefix) else sym

@@ -18,6 +18,7 @@ import numpy as np
 
 from edgeinfer.backends.c.context import c_float
 from edgeinfer.backends.c.float_split import U32, store
+from edgeinfer.backends.c.float_split import base_name as _base
 from edgeinfer.backends.c.registry import c_op
 
 
@@ -27,7 +28,7 @@ def centroid_classifier(ctx, node) -> str:
     sym = ctx.sym(node.name or "centroid")
     cen = np.asarray(ctx.graph.const(node.inputs[1]), dtype=np.float64)
     k_cls, n_feat = cen.shape
-    t = store(ctx, sym + "_c", cen, low=exact)
+    t = store(ctx, _base(ctx, sym) + "_c", cen, low=exact)
     v = float(np.sqrt((cen ** 2).sum(axis=1)).max()) if cen.size else 0.0
     rep = 0 if t.lo is None else 1
     u_sk = 2.0 ** -24 if node.attr("source_bits", 64) == 32 else 2.0 ** -53

@@ -19,6 +19,7 @@ import numpy as np
 
 from edgeinfer.backends.c.context import c_float
 from edgeinfer.backends.c.float_split import U32, store
+from edgeinfer.backends.c.float_split import base_name as _base
 from edgeinfer.backends.c.registry import c_op
 
 #: a class this many nats behind the best has probability < 1e-13: float32 0 is exact enough.
@@ -32,10 +33,10 @@ def gaussian_nb(ctx, node) -> str:
     g = ctx.graph
     theta, var, lp, ln = (np.asarray(g.const(n), dtype=np.float64) for n in node.inputs[1:5])
     k_cls, n_feat = theta.shape
-    th = store(ctx, sym + "_theta", theta, low=exact)
-    va = store(ctx, sym + "_var", var, low=exact)
-    t_lp = store(ctx, sym + "_log_prior", lp, allow_int=False, low=exact)
-    t_ln = store(ctx, sym + "_log_norm", ln, allow_int=False, low=exact)
+    th = store(ctx, _base(ctx, sym) + "_theta", theta, low=exact)
+    va = store(ctx, _base(ctx, sym) + "_var", var, low=exact)
+    t_lp = store(ctx, _base(ctx, sym) + "_log_prior", lp, allow_int=False, low=exact)
+    t_ln = store(ctx, _base(ctx, sym) + "_log_norm", ln, allow_int=False, low=exact)
     u = U32
     rep = 0 if th.lo is None else 1
     nu = c_float((n_feat + 6) * u * 1.01)
@@ -43,7 +44,7 @@ def gaussian_nb(ctx, node) -> str:
     rt = ""
     if rep and exact:
         tk = np.sqrt((theta ** 2 / var).sum(axis=1)) * 2.01 * u
-        rt_id = ctx.const_array(sym + "_theta_err", tk, "float32")
+        rt_id = ctx.const_array(_base(ctx, sym) + "_theta_err", tk, "float32")
         rt = f" + {rt_id}[k] * sqrtf(s)"
     fast = (
         f"/* float32 pass; -1 when the label (or a non-saturated probability) is not certain. */\n"

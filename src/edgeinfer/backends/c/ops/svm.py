@@ -28,6 +28,7 @@ import numpy as np
 
 from edgeinfer.backends.c.context import c_float
 from edgeinfer.backends.c.float_split import U32, SplitTable, c_double, store
+from edgeinfer.backends.c.float_split import base_name as _base
 from edgeinfer.backends.c.registry import c_op
 
 #: absolute slack per kernel value: covers float32 underflow (expf/tanhf below FLT_MIN).
@@ -135,9 +136,9 @@ def _tables(ctx, node, sym: str, low: bool = True):
     sv = np.asarray(g.const(node.inputs[1]), dtype=np.float64)
     coef = np.asarray(g.const(node.inputs[2]), dtype=np.float64)
     rho = np.asarray(g.const(node.inputs[3]), dtype=np.float64)
-    t_sv = store(ctx, sym + "_sv", sv, low=low)
-    t_coef = store(ctx, sym + "_coef", coef, allow_int=False, low=low)
-    t_rho = store(ctx, sym + "_rho", rho, allow_int=False, low=low)
+    t_sv = store(ctx, _base(ctx, sym) + "_sv", sv, low=low)
+    t_coef = store(ctx, _base(ctx, sym) + "_coef", coef, allow_int=False, low=low)
+    t_rho = store(ctx, _base(ctx, sym) + "_rho", rho, allow_int=False, low=low)
     v_norm = float(np.sqrt((sv ** 2).sum(axis=1)).max()) if sv.size else 0.0
     return sv.shape, t_sv, t_coef, t_rho, v_norm
 
@@ -168,8 +169,8 @@ def svm_classifier(ctx, node) -> str:
     break_ties = bool(node.attr("break_ties", 0)) and k_cls > 2 and shape == "ovr"
     start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     pbase = np.array([sum(k_cls - a - 1 for a in range(c)) for c in range(k_cls)], dtype=np.int64)
-    starts = ctx.const_array(sym + "_start", start, "int32")
-    pbases = ctx.const_array(sym + "_pbase", pbase, "int32")
+    starts = ctx.const_array(_base(ctx, sym) + "_start", start, "int32")
+    pbases = ctx.const_array(_base(ctx, sym) + "_pbase", pbase, "int32")
     _powi_helpers(ctx, node, sym, slow=exact)
     u = U32
     mu = c_float((n_sv + 3) * u * 1.01)
