@@ -60,7 +60,8 @@ def load_cases() -> list[dict]:
 
 
 _ALIASES = {"batchnorm": "BatchNormalization", "reducemax": "ReduceMax", "reducemean": "ReduceMean",
-            "reducesum": "ReduceSum"}
+            "reducesum": "ReduceSum", "constantpad": "Pad", "edgepad": "Pad", "reflectpad": "Pad", "wrappad": "Pad",
+            "basicconv": "Conv"}
 
 
 def case_op(case: dict) -> str | None:
