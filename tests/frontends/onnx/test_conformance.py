@@ -1,8 +1,7 @@
 """ONNX's own node tests, per claimed op: IR reference == ONNX expected, generated C == IR reference."""
 
-import pytest
-
 import conformance
+import pytest
 
 CASES = {c["name"]: c for c in conformance.load_cases() if conformance.case_op(c)}
 

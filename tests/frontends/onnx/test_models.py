@@ -102,7 +102,8 @@ def test_every_unsupported_node_is_listed():
                 helper.make_node("Mish", ["b"], ["y"], name="second")])
     with pytest.raises(UnsupportedModelError) as e:
         from_onnx(m)
-    assert "Celu" in str(e.value) and "'first'" in str(e.value) and "Mish" in str(e.value) and "'second'" in str(e.value)
+    msg = str(e.value)
+    assert "Celu" in msg and "'first'" in msg and "Mish" in msg and "'second'" in msg
 
 
 def test_corrupt_file_is_a_model_file_error(tmp_path):
