@@ -18,9 +18,10 @@ def convert_gaussian_nb(est: Any, g: Graph, x: str) -> Converted:
     """
     theta = np.asarray(est.theta_, dtype=np.float64)
     var = np.asarray(est.var_, dtype=np.float64)
-    # the same numpy expressions as GaussianNB._joint_log_likelihood, so the same bits
+    # the same numpy expressions as GaussianNB._joint_log_likelihood, on the fitted arrays in their
+    # own dtype (float32 when fitted on float32 data), so the same bits
     log_prior = np.array([np.log(est.class_prior_[i]) for i in range(len(theta))], dtype=np.float64)
-    log_norm = np.array([-0.5 * np.sum(np.log(2.0 * np.pi * var[i, :])) for i in range(len(theta))],
+    log_norm = np.array([-0.5 * np.sum(np.log(2.0 * np.pi * est.var_[i, :])) for i in range(len(theta))],
                         dtype=np.float64)
     ins = [x, g.add_const("gnb_theta", theta), g.add_const("gnb_var", var),
            g.add_const("gnb_log_prior", log_prior), g.add_const("gnb_log_norm", log_norm)]
