@@ -75,11 +75,11 @@ def _classifiers(seed: int) -> dict[str, Callable[[], Any]]:
         "GaussianNB": lambda: naive_bayes.GaussianNB(),
         "NearestCentroid": lambda: neighbors.NearestCentroid(),
         "KMeans": lambda: cluster.KMeans(4, n_init=3, random_state=seed),
-        "MLP": lambda: make_pipeline(StandardScaler(), neural_network.MLPClassifier((16,), max_iter=200,
-                                                                                  random_state=seed)),
+        "MLP": lambda: make_pipeline(StandardScaler(), neural_network.MLPClassifier(
+            hidden_layer_sizes=(16,), max_iter=200, random_state=seed)),
         "MLPtanh": lambda: make_pipeline(RobustScaler(), neural_network.MLPClassifier(
-            (8, 8), activation="tanh", max_iter=200, random_state=seed)),
-        "PCA+RF": lambda: make_pipeline(PCA(5, random_state=seed), ensemble.RandomForestClassifier(
+            hidden_layer_sizes=(8, 8), activation="tanh", max_iter=200, random_state=seed)),
+        "PCA+RF": lambda: make_pipeline(PCA(0.9, random_state=seed), ensemble.RandomForestClassifier(
             5, random_state=seed)),
     }
 
@@ -98,8 +98,8 @@ def _regressors(seed: int) -> dict[str, Callable[[], Any]]:
         "SGDR": lambda: make_pipeline(StandardScaler(), linear_model.SGDRegressor(random_state=seed)),
         "LinearSVR": lambda: make_pipeline(StandardScaler(), svm.LinearSVR(random_state=seed, max_iter=5000)),
         "SVR": lambda: make_pipeline(StandardScaler(), svm.SVR()),
-        "MLPR": lambda: make_pipeline(StandardScaler(), neural_network.MLPRegressor((16,), max_iter=300,
-                                                                                  random_state=seed)),
+        "MLPR": lambda: make_pipeline(StandardScaler(), neural_network.MLPRegressor(
+            hidden_layer_sizes=(16,), max_iter=300, random_state=seed)),
     }
 
 

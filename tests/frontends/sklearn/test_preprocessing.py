@@ -13,7 +13,6 @@ from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, Stan
 from sklearn.tree import DecisionTreeClassifier
 
 from edgeinfer.backends.c.model import CModel
-from edgeinfer.errors import ToolchainError
 from edgeinfer.frontends.sklearn import from_sklearn
 from edgeinfer.ir import run
 
@@ -62,12 +61,7 @@ FINALS = {
 }
 
 
-# The tree emitter declares a static helper that only a single-node graph calls, so a tree
-# behind a transformer fails -Werror (unused-function) until trees.py guards it.
-_TREE_BEHIND = pytest.mark.xfail(raises=ToolchainError, strict=False, reason="trees.py unused helper in pipelines")
-
-
-@pytest.mark.parametrize("final", ["logreg", "mlp", pytest.param("tree", marks=_TREE_BEHIND)])
+@pytest.mark.parametrize("final", ["logreg", "mlp", "tree"])
 @pytest.mark.parametrize("front", ["standard", "minmax", "maxabs", "robust", "pca", "standard+pca"])
 def test_pipeline_matches_sklearn(front, final):
     X, y = load_iris(return_X_y=True) if final == "tree" else load_digits(return_X_y=True)

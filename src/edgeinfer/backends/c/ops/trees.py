@@ -326,9 +326,10 @@ def tree_ensemble(ctx: EmitContext, node) -> str:
                 "    else if (acc[k] > second) second = acc[k];", "  }",
                 f"  if (acc[best] - second > {eps}) return best;", f"  return {pre}_exact(x);", "}"]
     ctx.helper(f"{pre}_label", "\n".join(lab) + "\n")
-    ctx.helper(f"{pre}_predict_label", f"static int32_t {pre}_predict_label(const float *x)\n{{\n"
-               f"  float acc[{k}];\n  return {pre}_label(x, acc);\n}}\n")
     if len(ctx.graph.nodes) == 1 and node.inputs[0] in ctx.graph.inputs:
+        # label-only entry point for <name>_predict; only emitted when used (-Werror: no unused statics)
+        ctx.helper(f"{pre}_predict_label", f"static int32_t {pre}_predict_label(const float *x)\n{{\n"
+                   f"  float acc[{k}];\n  return {pre}_label(x, acc);\n}}\n")
         ctx.label_fn = f"{pre}_predict_label"
 
     y, s = ctx.ref(node.outputs[0]), ctx.ref(node.outputs[1])
