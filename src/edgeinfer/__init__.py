@@ -5,8 +5,7 @@
 """
 
 from edgeinfer.api import convert, load_graph
-from edgeinfer.errors import (EdgeInferError, GraphError, InputError, ModelFileError,
-                              UnsupportedModelError)
+from edgeinfer.errors import EdgeInferError, GraphError, InputError, ModelFileError, UnsupportedModelError
 
 __version__ = "0.1.0"
 
