@@ -8,7 +8,8 @@ numbers compare code generators and nothing else:
 * mismatches: the generated C, compiled into one small host harness (gcc -O2), predicts the
   540 digits test rows; each prediction is compared with scikit-learn's ``predict``;
 * latency: the same harness loops the predict call over all test rows until a pass lasts at
-  least ``--min-time`` seconds, best of ``--repeats`` passes, in ns per sample;
+  least ``--min-time`` seconds, best of ``--repeats`` passes taken in turns across the tools of
+  one model, in ns per sample;
 * Cortex-M4 flash and RAM: the same C, cross-compiled with arm-none-eabi-gcc -Os and linked
   with a tiny main that calls predict once (--gc-sections, nano + nosys specs); the sizes of
   an identical link with a one-line stub predict are subtracted, so the figures are the
@@ -261,7 +262,12 @@ def tool_tl2cgen(est: Any, spec: ModelSpec, quantize: bool) -> Artifact:
     try:
         tm = treelite.sklearn.import_model(est)
         with tempfile.TemporaryDirectory() as d, _quiet_stderr():
-            tl2cgen.generate_c_code(tm, d, params={"quantize": 1} if quantize else {})
+            # parallel_comp splits the trees over several files: tl2cgen's own advice for large
+            # ensembles, without which gcc needs many minutes and gigabytes for one function
+            params: dict[str, Any] = {"parallel_comp": 8}
+            if quantize:
+                params["quantize"] = 1
+            tl2cgen.generate_c_code(tm, d, params=params)
             files = {p.name: p.read_text() for p in Path(d).iterdir() if p.suffix in (".c", ".h")}
     except Exception as e:
         raise NotApplicable(f"{type(e).__name__}: {str(e).strip().splitlines()[-1][:200]}") from None
@@ -273,7 +279,7 @@ def tool_tl2cgen(est: Any, spec: ModelSpec, quantize: bool) -> Artifact:
                f"  for (i = 0; i < {n}; ++i) d[i].fvalue = x[i];\n"
                "  for (i = 0; i < N_TARGET * MAX_N_CLASS; ++i) r[i] = 0.0;\n"
                "  predict(d, 1, r);\n" + _argmax_c(len(est.classes_), "r") + "}\n")
-    return Artifact(files, adapter, notes="margin output" + (", quantized thresholds" if quantize else ""))
+    return Artifact(files, adapter, notes="parallel_comp 8" + (", quantized thresholds" if quantize else ""))
 
 
 TOOLS: dict[str, Callable[[Any, ModelSpec], Artifact]] = {
@@ -503,14 +509,17 @@ def _tool_available(tool: str) -> str | None:
     return None
 
 
-def measure(tool: str, est: Any, spec: ModelSpec, X_test: np.ndarray, ref_idx: np.ndarray, work: Path,
-            min_time: float, repeats: int, timeout: float, with_m4: bool) -> Row:
-    """One row: generate, build for the host, check and time, then build for the M4."""
+def prepare(tool: str, est: Any, spec: ModelSpec, X_test: np.ndarray, ref_idx: np.ndarray, work: Path,
+            timeout: float, with_m4: bool) -> tuple[Row, Path | None]:
+    """Generate, build for the host, check every prediction, build for the M4; timing comes later.
+
+    Returns the row and the host executable (None when the tool cannot take the model).
+    """
     row = Row(spec.name, tool)
     missing = _tool_available(tool)
     if missing:
         row.status, row.reason = "n/a", missing
-        return row
+        return row, None
     try:
         t0 = time.perf_counter()
         art = _call_with_big_stack(lambda: TOOLS[tool](est, spec))
@@ -519,12 +528,11 @@ def measure(tool: str, est: Any, spec: ModelSpec, X_test: np.ndarray, ref_idx: n
         t0 = time.perf_counter()
         exe = build(art, work / "host", HOST_MAIN, HOST_CC, HOST_CXX, HOST_FLAGS, [], timeout, ["-std=gnu++11"])
         row.build_s = round(time.perf_counter() - t0, 3)
-        preds, ns = run_host(exe, X_test, min_time, repeats)
+        preds, _ = run_host(exe, X_test, 0.0, 1)
         row.mismatches = int(np.sum(preds != ref_idx))
-        row.ns_per_sample = ns
     except NotApplicable as e:
         row.status, row.reason = "n/a", str(e)
-        return row
+        return row, None
     if not with_m4:
         row.m4_reason = "not measured"
     elif shutil.which(ARM_CC) is None:
@@ -535,7 +543,20 @@ def measure(tool: str, est: Any, spec: ModelSpec, X_test: np.ndarray, ref_idx: n
             row.m4_flash, row.m4_ram, row.m4_detail = fp["flash"], fp["ram"], fp
         except NotApplicable as e:
             row.m4_reason = f"n/a ({e})"
-    return row
+    return row, exe
+
+
+def time_round_robin(built: list[tuple[Row, Path]], X_test: np.ndarray, min_time: float, repeats: int) -> None:
+    """Best of ``repeats`` timed passes per tool, taken in turns, so a load spike on a shared
+    machine hits every tool of a model alike instead of whichever ran at that moment."""
+    for _ in range(repeats):
+        for row, exe in built:
+            try:
+                _, ns = run_host(exe, X_test, min_time, 1)
+            except NotApplicable as e:
+                row.status, row.reason = "n/a", str(e)
+                continue
+            row.ns_per_sample = ns if row.ns_per_sample is None else min(row.ns_per_sample, ns)
 
 
 def fill_ratios(rows: list[Row]) -> None:
@@ -606,14 +627,18 @@ def run(models: list[str], tools: list[str], *, min_time: float = 0.2, repeats: 
             model_info[mname] = {"description": spec.description, "family": spec.family,
                                  "sklearn_accuracy": round(float(np.mean(ref == y_test)), 4), "fit_s": round(fit_s, 2)}
             log(f"== {mname}: {spec.description}, sklearn accuracy {model_info[mname]['sklearn_accuracy']:.4f}")
+            built = []
             for tool in tools:
-                work = base / mname / tool
-                row = measure(tool, est, spec, X_test, ref_idx, work, min_time, repeats, timeout, with_m4)
-                shutil.rmtree(work, ignore_errors=True)
+                row, exe = prepare(tool, est, spec, X_test, ref_idx, base / mname / tool, timeout, with_m4)
                 rows.append(row)
-                log(f"   {tool:17s} " + (f"mismatches {row.mismatches}, {row.ns_per_sample:.1f} ns, "
-                                         f"M4 {row.m4_flash}/{row.m4_ram} B {row.m4_reason}"
-                                         if row.status == "ok" else f"n/a: {row.reason[:150]}"))
+                if exe is not None:
+                    built.append((row, exe))
+                log(f"   {tool:17s} " + (f"mismatches {row.mismatches}, M4 flash/RAM {row.m4_flash}/{row.m4_ram} B "
+                                         f"{row.m4_reason}" if row.status == "ok" else f"n/a: {row.reason[:150]}"))
+            time_round_robin(built, X_test, min_time, repeats)
+            log("   ns/sample: " + ", ".join(f"{r.tool} {r.ns_per_sample:.1f}" for r, _ in built
+                                              if r.ns_per_sample is not None))
+            shutil.rmtree(base / mname, ignore_errors=True)
     finally:
         if tmp:
             tmp.cleanup()
