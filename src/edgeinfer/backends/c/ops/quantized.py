@@ -1,0 +1,142 @@
+"""C for the TFLite-scheme integer ops: calls into the ei_*_s8.c kernels (see ei_int8.h).
+
+Fixed-point multipliers and shifts are computed here with the very functions the IR
+reference uses (``ir/ops/quantized.py``, ``ir/quant_math.py``), as TFLite's Prepare does,
+and land in flash as ``static const int32_t`` tables; the kernels only run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeinfer.backends.c.context import c_float
+from edgeinfer.backends.c.ops.shape import dims
+from edgeinfer.backends.c.registry import c_op
+from edgeinfer.errors import UnsupportedModelError
+from edgeinfer.ir import quant_math as qm
+from edgeinfer.ir.ops.quantized import add_params, channel_multipliers, f32, mul_params, pool_geometry
+
+
+def _i32(ctx, node, suffix: str, values) -> str:
+    return ctx.const_array(f"{node.name}_{suffix}", np.asarray(values, dtype=np.int32), "int32")
+
+
+def _no_single_rounding(node) -> None:
+    if node.attr("single_rounding", False):
+        raise UnsupportedModelError(f"{node.op} node {node.name!r}: the int8 C kernels use TFLite Micro's "
+                                    "double rounding; single_rounding=True has no C kernel yet")
+
+
+def _bias(ctx, node) -> str:
+    return ctx.ref(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else "(const int32_t *)0"
+
+
+@c_op("QConv2D", "QDepthwiseConv2D")
+def qconv(ctx, node) -> str:
+    _no_single_rounding(node)
+    x, y, w = dims(ctx, node.inputs[0]), dims(ctx, node.outputs[0]), dims(ctx, node.inputs[1])
+    if ctx.graph.const(node.inputs[1]) is None:
+        raise UnsupportedModelError(f"the C backend needs {node.op} weights to be constant")
+    depthwise = node.op == "QDepthwiseConv2D"
+    cout = y[3]
+    mult, shift = channel_multipliers(node.attr("in_scale"), node.attr("w_scale"), node.attr("out_scale"), cout)
+    groups = cout // x[3] if depthwise else x[3] // w[3]
+    pt, pl, _, _ = node.attr("pads", [0, 0, 0, 0])
+    geom = _i32(ctx, node, "geom", [x[1], x[2], x[3], y[1], y[2], cout, w[1], w[2], *node.attr("strides", [1, 1]),
+                                    *node.attr("dilations", [1, 1]), pt, pl, node.attr("in_zp"), node.attr("out_zp"),
+                                    node.attr("act_min", -128), node.attr("act_max", 127), groups])
+    ctx.use_kernel("ei_conv_s8")
+    fn = "ei_depthwise_conv2d_s8" if depthwise else "ei_conv2d_s8"
+    return (f"{fn}({geom}, {ctx.ref(node.inputs[0])}, {ctx.ref(node.inputs[1])}, {_bias(ctx, node)}, "
+            f"{_i32(ctx, node, 'mult', mult)}, {_i32(ctx, node, 'shift', shift)}, {ctx.ref(node.outputs[0])});")
+
+
+@c_op("QFullyConnected")
+def qfc(ctx, node) -> str:
+    _no_single_rounding(node)
+    w = dims(ctx, node.inputs[1])
+    n_out, n_in = w
+    ws = node.attr("w_scale")
+    mult, shift = channel_multipliers(node.attr("in_scale"), ws, node.attr("out_scale"), len(ws))
+    q = _i32(ctx, node, "q", [node.attr("in_zp"), node.attr("out_zp"), node.attr("act_min", -128),
+                              node.attr("act_max", 127)])
+    rows = ctx.numel(node.inputs[0]) // n_in
+    ctx.use_kernel("ei_fc_s8")
+    return (f"ei_fully_connected_s8({ctx.ref(node.inputs[0])}, {ctx.ref(node.inputs[1])}, {_bias(ctx, node)}, "
+            f"{_i32(ctx, node, 'mult', mult)}, {_i32(ctx, node, 'shift', shift)}, {len(mult)}, {q}, {rows}, "
+            f"{n_in}, {n_out}, {ctx.ref(node.outputs[0])});")
+
+
+@c_op("QAveragePool2D", "QMaxPool2D")
+def qpool(ctx, node) -> str:
+    x = dims(ctx, node.inputs[0])
+    kh, kw, sh, sw, pt, pl, oh, ow = pool_geometry(node, x[1], x[2])
+    geom = _i32(ctx, node, "geom", [x[1], x[2], x[3], oh, ow, kh, kw, sh, sw, pt, pl,
+                                    node.attr("act_min", -128), node.attr("act_max", 127)])
+    ctx.use_kernel("ei_pool_s8")
+    fn = "ei_maxpool2d_s8" if node.op == "QMaxPool2D" else "ei_avgpool2d_s8"
+    return f"{fn}({geom}, {ctx.ref(node.inputs[0])}, {ctx.ref(node.outputs[0])});"
+
+
+def _broadcast_index(ctx, node, i: int) -> str:
+    """Index table of input ``i`` into the output (NULL when shapes already match)."""
+    shp, out = dims(ctx, node.inputs[i]), dims(ctx, node.outputs[0])
+    if int(np.prod(shp)) == int(np.prod(out)):
+        return "(const int32_t *)0"
+    idx = np.broadcast_to(np.arange(int(np.prod(shp))).reshape(shp), out).reshape(-1)
+    return _i32(ctx, node, f"idx{i}", idx)
+
+
+@c_op("QAdd", "QMul")
+def qbinary(ctx, node) -> str:
+    _no_single_rounding(node)
+    base = [node.attr("a_zp"), node.attr("b_zp"), node.attr("out_zp"), node.attr("act_min", -128),
+            node.attr("act_max", 127)]
+    if node.op == "QAdd":
+        p = add_params(node)
+        q = base + [p["left_shift"], p["m1"], p["s1"], p["m2"], p["s2"], p["mo"], p["so"]]
+        fn = "ei_add_s8"
+    else:
+        q = base + list(mul_params(node))
+        fn = "ei_mul_s8"
+    ctx.use_kernel("ei_elementwise_s8")
+    return (f"{fn}({ctx.ref(node.inputs[0])}, {ctx.ref(node.inputs[1])}, {_broadcast_index(ctx, node, 0)}, "
+            f"{_broadcast_index(ctx, node, 1)}, {_i32(ctx, node, 'q', q)}, {ctx.numel(node.outputs[0])}, "
+            f"{ctx.ref(node.outputs[0])});")
+
+
+@c_op("QSoftmax")
+def qsoftmax(ctx, node) -> str:
+    _no_single_rounding(node)
+    mult, shift, diff_min = qm.softmax_params(node.attr("beta", 1.0), node.attr("in_scale"))
+    n = dims(ctx, node.inputs[0])[-1]
+    ctx.use_kernel("ei_softmax_s8")
+    return (f"ei_softmax_s8({ctx.ref(node.inputs[0])}, {ctx.numel(node.inputs[0]) // n}, {n}, {mult}, {shift}, "
+            f"{diff_min}, {ctx.ref(node.outputs[0])});")
+
+
+@c_op("QLogistic", "QTanh")
+def qsigmoid_tanh(ctx, node) -> str:
+    mult, shift, radius = qm.sigmoid_tanh_params(node.attr("in_scale"))
+    q = _i32(ctx, node, "q", [node.attr("in_zp"), mult, shift, radius])
+    ctx.use_kernel("ei_softmax_s8")
+    fn = "ei_logistic_s8" if node.op == "QLogistic" else "ei_tanh_s8"
+    return f"{fn}({ctx.ref(node.inputs[0])}, {q}, {ctx.numel(node.inputs[0])}, {ctx.ref(node.outputs[0])});"
+
+
+@c_op("QQuantize")
+def qquantize(ctx, node) -> str:
+    if node.attr("to", "int8") != "int8":
+        raise UnsupportedModelError("the C backend quantizes to int8 only")
+    ctx.use_kernel("ei_elementwise_s8")
+    return (f"ei_quantize_f32_s8({ctx.ref(node.inputs[0])}, {c_float(f32(node.attr('scale')))}, "
+            f"{node.attr('zp')}, {ctx.numel(node.inputs[0])}, {ctx.ref(node.outputs[0])});")
+
+
+@c_op("QDequantize")
+def qdequantize(ctx, node) -> str:
+    if ctx.graph.tensors[node.inputs[0]].dtype != "int8":
+        raise UnsupportedModelError("the C backend dequantizes int8 only")
+    ctx.use_kernel("ei_elementwise_s8")
+    return (f"ei_dequantize_s8_f32({ctx.ref(node.inputs[0])}, {float(f32(node.attr('scale')))!r}, "
+            f"{node.attr('zp')}, {ctx.numel(node.inputs[0])}, {ctx.ref(node.outputs[0])});")
