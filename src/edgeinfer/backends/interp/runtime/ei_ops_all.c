@@ -1,0 +1,16 @@
+/* ei_ops_all.c: the resolver registering every op, and ei_model_load using it. Firmware that
+ * wants fewer kernels linked lists its own ops (EI_REG_* from ei_interp_ops.h) and calls
+ * ei_model_load_with instead; this file is then not linked. */
+#include "ei_interp_ops.h"
+
+static const ei_op_reg_t ei_all_ops_[] = {
+  EI_REG_DENSE, EI_REG_CONV, EI_REG_POOL, EI_REG_GLOBAL_AVGPOOL, EI_REG_BINARY, EI_REG_UNARY,
+  EI_REG_SOFTMAX, EI_REG_COPY, EI_REG_ARGMAX, EI_REG_SCALER, EI_REG_STACK, EI_REG_TREES
+};
+
+const ei_resolver_t ei_resolver_all = {ei_all_ops_, sizeof ei_all_ops_ / sizeof ei_all_ops_[0]};
+
+ei_status_t ei_model_load(ei_model_t *m, const void *buf, size_t len, void *arena, size_t arena_len)
+{
+  return ei_model_load_with(m, &ei_resolver_all, buf, len, arena, arena_len);
+}
