@@ -23,6 +23,10 @@ enum { EI_POOL_C, EI_POOL_H, EI_POOL_W, EI_POOL_OH, EI_POOL_OW, EI_POOL_KH, EI_P
 void ei_conv2d_f32(const int32_t *geom, const float *x, const float *w, const float *b,
                    float act_min, float act_max, float *y);
 
+/* Fully connected layer with weights stored (n_in, n_out); b may be NULL. */
+void ei_fc_f32(const float *x, const float *w, const float *b, int32_t n_in, int32_t n_out,
+               float act_min, float act_max, float *y);
+
 /* 2-D transposed convolution; w is (c_in, c_out/group, kh, kw); pads crop the full output. */
 void ei_convtranspose2d_f32(const int32_t *geom, const float *x, const float *w, const float *b,
                             float act_min, float act_max, float *y);

@@ -130,6 +130,29 @@ def act_bounds(node) -> tuple[str, str]:
     return lit(lo), lit(hi)
 
 
+def _gemm_fc(ctx, node, m: int, k: int, n: int, ta: int, tb: int, alpha: float, beta: float,
+             bdata: np.ndarray | None) -> str | None:
+    """Constant weights and a per-column bias: rows through ``ei_fc_f32`` (weights stored (k, n), so
+    the kernel's inner loop runs along contiguous outputs and vectorises; see ei_nn.h). None otherwise."""
+    if bdata is None or ta:
+        return None
+    bias = "(const float *)0"
+    if len(node.inputs) > 2 and node.inputs[2]:
+        cdata = ctx.graph.const(node.inputs[2])
+        if cdata is None:
+            return None
+        full = np.broadcast_to(cdata.astype(np.float64) * beta, (m, n))
+        if not np.all(full == full[0]):
+            return None
+        bias = ctx.const_array(node.inputs[2] + "_bias", full[0].astype(np.float32))
+    w_kn = (bdata.T if tb else bdata).astype(np.float64) * alpha
+    w = ctx.const_array(node.inputs[1] + "_kn", np.ascontiguousarray(w_kn).astype(np.float32), "float32")
+    lo, hi = act_bounds(node)
+    ctx.use_kernel("ei_conv")
+    return (f"const float *a = {ctx.ref(node.inputs[0])}; float *y = {ctx.ref(node.outputs[0])}; int32_t r;\n"
+            f"for (r = 0; r < {m}; ++r) ei_fc_f32(a + r * {k}, {w}, {bias}, {k}, {n}, {lo}, {hi}, y + r * {n});")
+
+
 @c_op_unless_defined("Gemm")
 def gemm(ctx, node) -> str:
     require_float32(ctx, node)
@@ -141,6 +164,9 @@ def gemm(ctx, node) -> str:
     alpha, beta = float(node.attr("alpha", 1.0)), float(node.attr("beta", 1.0))
     a_idx = f"a[kk * {m} + r]" if ta else f"a[r * {k} + kk]"
     bdata = ctx.graph.const(node.inputs[1])
+    fast = _gemm_fc(ctx, node, m, k, n, ta, tb, alpha, beta, bdata)
+    if fast is not None:
+        return fast
     if bdata is not None:
         bt = (bdata.T if not tb else bdata).astype(np.float64) * alpha  # (n, k): rows contiguous
         b_ref, b_idx, scale = ctx.const_array(node.inputs[1] + "_nk", bt.astype(np.float32), "float32"), \
