@@ -1,0 +1,247 @@
+"""Tensor-program models: ``backend="torch"`` (PyTorch, CPU or CUDA) and ``backend="onnxruntime"``.
+
+Both run the same lowered program (``registry.py``: one torch function per IR op). The torch model
+runs it directly; ``save`` writes it as TorchScript and as ONNX with standard operators only, which
+is what TensorRT and ONNX Runtime load. The ONNX Runtime model runs that ONNX file on the best
+execution provider present (TensorRT, then CUDA, then CPU) and says which in ``.provider``.
+
+Every classifier in the program also outputs ``needs_reference``: rows whose label is within rounding
+of a tie. ``predict`` recomputes just those rows with the IR reference, so labels equal the source
+model's on every row; the saved files carry the flag as their last output for a runtime to do the same.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeinfer.backends.base import CompiledModel
+from edgeinfer.errors import EdgeInferError
+from edgeinfer.ir.cost import graph_cost
+from edgeinfer.ir.graph import Graph
+from edgeinfer.ir.reference import run as reference_run
+
+FLAG = "needs_reference"
+SAVE_BATCH_HINT = 10_000  # saved programs are for batched serving: strategies chosen for this batch
+
+
+def resolve_device(device: str) -> str:
+    """``device`` if torch can use it, else "cpu" with a printed notice (a GPU-less machine still runs)."""
+    import torch
+
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        print(f"edgeinfer: device {device!r} is not available (torch sees no CUDA GPU); running on cpu")
+        return "cpu"
+    return str(device)
+
+
+def _program_class() -> type:
+    import torch
+
+    class Program(torch.nn.Module):
+        """The lowered graph: kernels in node order over a name -> tensor environment."""
+
+        def __init__(self, graph: Graph, device: str, options: dict[str, Any]) -> None:
+            super().__init__()
+            from edgeinfer.backends.tensor.registry import LowerContext, get_lowering
+
+            self.graph = graph
+            ctx = LowerContext(graph, torch.device(device), options)
+            self.consts = {n: ctx.const(n) for n, t in graph.tensors.items() if t.is_const}
+            self.kernels = [(node, get_lowering(node.op)(node, ctx)) for node in graph.nodes]
+            self.batch_hint: int | None = None
+
+        def tree_kernels(self) -> list[Any]:
+            from edgeinfer.backends.tensor.trees import TreeKernel
+
+            return [k for _, k in self.kernels if isinstance(k, TreeKernel)]
+
+        def forward(self, x: torch.Tensor) -> tuple:
+            env: dict[str, Any] = dict(self.consts)
+            env[self.graph.inputs[0]] = x
+            unsure = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+            for node, kernel in self.kernels:
+                ys = kernel(*[env[i] if i else None for i in node.inputs])
+                if len(ys) == len(node.outputs) + 1:
+                    unsure = unsure | ys[-1]
+                    ys = ys[:-1]
+                env.update(zip(node.outputs, ys, strict=True))
+            return (*[env[o] for o in self.graph.outputs], unsure)
+
+    return Program
+
+
+class TorchModel(CompiledModel):
+    """A graph as a torch program. Options: ``device`` ("cpu", "cuda"), ``strategy`` for trees
+    ("auto", "gemm", "tree_traversal", "perfect_tree_traversal"), ``precision`` (None: the
+    reference's; "float32"; "float16" on a GPU), ``threads`` (torch intra-op threads).
+
+    >>> # t = TorchModel(graph, "rf", device="cuda"); t.predict(X); t.save("out/")
+    """
+
+    backend = "torch"
+
+    def __init__(self, graph: Graph, name: str, *, device: str = "cpu", strategy: str = "auto",
+                 precision: str | None = None, threads: int | None = None) -> None:
+        import torch
+
+        super().__init__(graph.copy().validate(), name)
+        self.device = resolve_device(device)
+        if precision == "float16" and not self.device.startswith("cuda"):
+            print("edgeinfer: float16 needs a GPU; computing in float32 on cpu")
+            precision = "float32"
+        if precision not in (None, "float32", "float16", "float64"):
+            raise EdgeInferError(f"precision must be float32, float16 or float64, not {precision!r}")
+        if threads is not None:
+            torch.set_num_threads(int(threads))
+        self.options = {"strategy": strategy, "precision": precision}
+        self.program = _program_class()(self.graph, self.device, self.options)
+        first = self.graph.tensors[self.graph.inputs[0]]
+        self._one_at_a_time = bool(first.shape and first.shape[0] == 1)
+
+    @property
+    def strategies(self) -> list[str]:
+        """The tree strategy each ensemble would use for a batch of 10k rows."""
+        from edgeinfer.backends.tensor.trees import choose_strategy
+
+        out = []
+        for k in self.program.tree_kernels():
+            out.append(k.strategy if k.strategy != "auto" else choose_strategy(k.depth, len(k.trees), SAVE_BATCH_HINT))
+        return out
+
+    def _forward(self, arr: np.ndarray) -> list[np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(arr).to(self.device)
+            outs = self.program(x)
+        return [o.cpu().numpy() for o in outs]
+
+    def _run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        arr = arrays[0]
+        if self._one_at_a_time and len(arr) != 1:
+            parts = [self._forward(arr[i:i + 1]) for i in range(len(arr))]
+            outs = [np.concatenate([p[j] for p in parts]) for j in range(len(parts[0]))]
+        else:
+            outs = self._forward(arr)
+        return patch_unsure(self.graph, arr, outs)
+
+    # ------------------------------------------------------------- exports
+    def _traced(self, example: Any) -> Any:
+        import torch
+
+        for k in self.program.tree_kernels():
+            k.batch_hint = SAVE_BATCH_HINT
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return torch.jit.trace(self.program, (example,), check_trace=False)
+        finally:
+            for k in self.program.tree_kernels():
+                k.batch_hint = None
+
+    def _example(self) -> Any:
+        import torch
+
+        shape = (3 if not self._one_at_a_time else 1, *self.input_shape)
+        return torch.zeros(shape, dtype=getattr(torch, str(self.input_dtype))).to(self.device)
+
+    def onnx_bytes(self, opset: int = 17) -> bytes:
+        """The program as ONNX (standard operators only, opset ``opset``), batch dimension dynamic."""
+        import torch
+
+        names = [*self.graph.outputs, FLAG]
+        buf = io.BytesIO()
+        for k in self.program.tree_kernels():
+            k.batch_hint = SAVE_BATCH_HINT
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(self.program, (self._example(),), buf, dynamo=False, opset_version=opset,
+                                  input_names=["x"], output_names=names,
+                                  dynamic_axes={n: {0: "batch"} for n in ["x", *names]})
+        finally:
+            for k in self.program.tree_kernels():
+                k.batch_hint = None
+        return buf.getvalue()
+
+    def save(self, out_dir: str | Path) -> list[Path]:
+        """Write ``<name>.pt`` (TorchScript) and ``<name>.onnx``; returns their paths."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        pt, onx = out / f"{self.name}.pt", out / f"{self.name}.onnx"
+        self._traced(self._example()).save(str(pt))
+        onx.write_bytes(self.onnx_bytes())
+        return [pt, onx]
+
+    def footprint(self) -> dict[str, Any]:
+        c = graph_cost(self.graph)
+        return {"backend": self.backend, "device": self.device, "param_bytes": c["param_bytes"],
+                "macs": c["macs"], "tree_strategies": self.strategies}
+
+
+def patch_unsure(graph: Graph, arr: np.ndarray, outs: list[np.ndarray]) -> list[np.ndarray]:
+    """Replace the flagged rows of every output by the IR reference's (the last entry is the flag)."""
+    *vals, flag = outs
+    rows = np.flatnonzero(flag.reshape(-1))
+    if rows.size:
+        ref = reference_run(graph, arr[rows])
+        vals = [np.array(v) for v in vals]
+        for v, name in zip(vals, graph.outputs, strict=True):
+            if v.ndim and len(v) == len(arr):
+                v[rows] = ref[name]
+    return vals
+
+
+class OrtModel(CompiledModel):
+    """The exported ONNX program run by ONNX Runtime on the best provider present (``.provider``)."""
+
+    backend = "onnxruntime"
+    PREFERENCE = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+
+    def __init__(self, graph: Graph, name: str, *, threads: int | None = None, **options: Any) -> None:
+        import onnxruntime as ort
+
+        options.pop("device", None)  # the provider decides where it runs
+        self.torch_model = TorchModel(graph, name, device="cpu", **options)
+        super().__init__(self.torch_model.graph, name)
+        self.onnx = self.torch_model.onnx_bytes()
+        have = ort.get_available_providers()
+        providers = [p for p in self.PREFERENCE if p in have] or have
+        so = ort.SessionOptions()
+        if threads is not None:
+            so.intra_op_num_threads = int(threads)
+        self.session = ort.InferenceSession(self.onnx, so, providers=providers)
+        self.provider = self.session.get_providers()[0]
+
+    def _run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        arr = arrays[0]
+        outs = self.session.run(None, {"x": arr})
+        return patch_unsure(self.graph, arr, list(outs))
+
+    def save(self, out_dir: str | Path) -> list[Path]:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        p = out / f"{self.name}.onnx"
+        p.write_bytes(self.onnx)
+        return [p]
+
+    def footprint(self) -> dict[str, Any]:
+        return {**self.torch_model.footprint(), "backend": self.backend, "provider": self.provider,
+                "onnx_bytes": len(self.onnx)}
+
+
+def convert_tensor(graph: Graph, name: str, backend: str = "torch", **options: Any) -> CompiledModel:
+    """The tensor backends' entry point (``edgeinfer.convert(m, backend="torch" | "onnxruntime")``).
+
+    >>> # convert_tensor(g, "rf", backend="torch", device="cuda", strategy="gemm")
+    """
+    if backend == "onnxruntime":
+        return OrtModel(graph, name, **options)
+    if backend != "torch":
+        raise EdgeInferError(f"convert_tensor handles torch and onnxruntime, not {backend!r}")
+    return TorchModel(graph, name, **options)

@@ -1,0 +1,264 @@
+"""Classical models as torch operations: scalers, PCA, linear models, MLP, SVM, naive Bayes, centroids.
+
+Each computes in the precision the IR reference uses (the fitted weights' dtype, float64 for a model
+fitted on float64 data), so decision values differ from scikit-learn's only by the order of a sum.
+That order can still flip two nearly tied classes, so every classifier also returns a per-row flag
+"label not certified": its top-2 margin is within a bound of the rounding difference; those rows are
+recomputed by the IR reference (a handful per million rows). ``precision="float32"`` trades more
+flagged rows for float32 speed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from edgeinfer.backends.tensor.registry import LowerContext, lower
+from edgeinfer.ir.node import Node
+from edgeinfer.ir.ops.svm import n_scores
+
+U64 = 2.0 ** -53
+U32 = 2.0 ** -24
+
+
+def compute_dtype(ctx: LowerContext, weights: np.ndarray) -> torch.dtype:
+    """The reference's precision (weights' dtype, at least float32) unless ``precision`` asks for less."""
+    if ctx.options.get("precision") in ("float32", "float16"):
+        return torch.float32
+    return torch.float64 if np.result_type(weights.dtype, np.float32) == np.float64 else torch.float32
+
+
+def unit(dt: torch.dtype) -> float:
+    return U64 if dt == torch.float64 else U32
+
+
+def top2_margin(z: torch.Tensor) -> torch.Tensor:
+    """Largest minus second largest value of each row (z has at least two columns)."""
+    t = torch.topk(z, 2, dim=1).values
+    return t[:, 0] - t[:, 1]
+
+
+def label_and_scores(z: torch.Tensor, post: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``ir.ops.linear.label_and_scores`` in torch: label index and float32 scores."""
+    if z.shape[1] == 1:
+        d = z[:, 0]
+        label = (d > 0).to(torch.int32)
+        if post in ("LOGISTIC", "LOGISTIC_NORM"):
+            p = torch.sigmoid(d)
+            scores = torch.stack([1 - p, p], dim=1)
+        elif post == "SOFTMAX":
+            scores = torch.softmax(torch.stack([-d, d], dim=1), dim=1)
+        else:
+            scores = torch.stack([-d, d], dim=1)
+        return label, scores.float()
+    label = torch.argmax(z, dim=1).to(torch.int32)
+    if post == "LOGISTIC":
+        scores = torch.sigmoid(z)
+    elif post == "LOGISTIC_NORM":
+        p = torch.sigmoid(z)
+        s = p.sum(dim=1, keepdim=True)
+        safe = torch.where(s == 0, torch.ones_like(s), s)
+        scores = torch.where(s == 0, torch.full_like(p, 1.0 / z.shape[1]), p / safe)
+    elif post == "SOFTMAX":
+        scores = torch.softmax(z, dim=1)
+    else:
+        scores = z
+    return label, scores.float()
+
+
+@lower("Scaler")
+def scaler(node: Node, ctx: LowerContext):
+    prec = torch.float64 if node.attr("precision", "float32") == "float64" else torch.float32
+    steps = list(node.attr("steps", []))
+    clip = node.attr("clip")
+
+    def run(x, *params):
+        y = x.float()
+        for step, p in zip(steps, params, strict=True):
+            yp, pp = y.to(prec), p.to(prec)
+            r = {"sub": torch.sub, "add": torch.add, "mul": torch.mul, "div": torch.div}[step](yp, pp)
+            y = r.float()  # each step rounded to float32, as scikit-learn's in-place update
+        if clip is not None:
+            y = torch.clamp(y, float(np.float32(clip[0])), float(np.float32(clip[1])))
+        return (y,)
+    return run
+
+
+@lower("Projection")
+def projection(node: Node, ctx: LowerContext):
+    def run(x, comp, offset=None, scale=None):
+        y = x.double() @ comp.double().t()
+        if offset is not None:
+            y = y - offset.double()
+        if scale is not None:
+            y = y / scale.double()
+        return (y.float(),)
+    return run
+
+
+def _linear(node: Node, ctx: LowerContext, classifier: bool):
+    coef = ctx.graph.tensors[node.inputs[1]].data
+    dt = compute_dtype(ctx, coef)
+    w = ctx.tensor(coef, dt).t().contiguous()
+    has_b = len(node.inputs) > 2 and bool(node.inputs[2])
+    b = ctx.const(node.inputs[2], dt) if has_b else torch.zeros(w.shape[1], dtype=dt, device=ctx.device)
+    w_abs, b_abs = w.abs(), b.abs()
+    n = coef.shape[1]
+    post = node.attr("post_transform", "NONE")
+
+    def run(x, *_):
+        xd = x.to(dt)
+        z = torch.addmm(b, xd, w)
+        if not classifier:
+            return (z.float(),)
+        label, scores = label_and_scores(z, post)
+        # |z - z_ref| <= 2 (n + 2) u (|x| |w| + |b|) for each of the two sums: twice that separates them
+        bound = 4 * (n + 2) * unit(dt) * (torch.addmm(b_abs, xd.abs(), w_abs)).amax(dim=1)
+        margin = z[:, 0].abs() if z.shape[1] == 1 else top2_margin(z)
+        return label, scores, margin <= bound
+    return run
+
+
+@lower("LinearClassifier")
+def linear_classifier(node: Node, ctx: LowerContext):
+    return _linear(node, ctx, True)
+
+
+@lower("LinearRegressor")
+def linear_regressor(node: Node, ctx: LowerContext):
+    return _linear(node, ctx, False)
+
+
+def _activate(h: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "relu":
+        return torch.relu(h)
+    if kind == "tanh":
+        return torch.tanh(h)
+    if kind == "logistic":
+        return torch.sigmoid(h)
+    if kind == "softmax":
+        return torch.softmax(h, dim=1)
+    return h
+
+
+@lower("MLP")
+def mlp(node: Node, ctx: LowerContext):
+    params = [ctx.graph.tensors[n].data for n in node.inputs[1:]]
+    dt = compute_dtype(ctx, params[0])
+    ws = [ctx.tensor(p, dt).t().contiguous() for p in params[0::2]]
+    bs = [ctx.tensor(p, dt) for p in params[1::2]]
+    act, out_act = node.attr("activation", "relu"), node.attr("out_activation", "identity")
+    classifier = node.attr("task", "classifier") == "classifier"
+    # Not a proven bound (that is the C backend's job): the gap two orders of summation can open,
+    # with a wide safety factor; rows inside it are recomputed by the reference.
+    tol = 1e-10 if dt == torch.float64 else 1e-4
+
+    def run(x, *_):
+        h = x.to(dt)
+        for i, (w, b) in enumerate(zip(ws, bs, strict=True)):
+            h = _activate(torch.addmm(b, h, w), out_act if i == len(ws) - 1 else act)
+        if not classifier:
+            return (h.float(),)
+        if h.shape[1] == 1:
+            p = h[:, 0]
+            return ((p > 0.5).to(torch.int32), torch.stack([1 - p, p], dim=1).float(), (p - 0.5).abs() <= tol)
+        return torch.argmax(h, dim=1).to(torch.int32), h.float(), top2_margin(h) <= tol * (1 + h.abs().amax(dim=1))
+    return run
+
+
+def _kernel(node: Node, x: torch.Tensor, sv: torch.Tensor, sv_sq: torch.Tensor) -> torch.Tensor:
+    """libsvm's kernel (N, L) in float64; RBF through |x|^2 + |s|^2 - 2 x.s (rounding covered by the flag)."""
+    kind = node.attr("kernel_type")
+    gamma, coef0, degree = float(node.attr("gamma", 1.0)), float(node.attr("coef0", 0.0)), int(node.attr("degree", 3))
+    dot = x @ sv.t()
+    if kind == "RBF":
+        sq = torch.clamp((x * x).sum(dim=1, keepdim=True) + sv_sq[None, :] - 2 * dot, min=0)
+        return torch.exp(-gamma * sq)
+    if kind == "LINEAR":
+        return dot
+    if kind == "POLY":
+        base, ret, t = gamma * dot + coef0, torch.ones_like(dot), degree
+        while t > 0:
+            if t % 2 == 1:
+                ret = ret * base
+            base = base * base
+            t //= 2
+        return ret
+    return torch.tanh(gamma * dot + coef0)
+
+
+SVM_TOL = 1e-9
+
+
+@lower("SVMClassifier")
+def svm_classifier(node: Node, ctx: LowerContext):
+    counts = [int(c) for c in node.attr("vectors_per_class")]
+    start = np.concatenate([[0], np.cumsum(counts)]).astype(int)
+    k = len(counts)
+    shape, ties = node.attr("decision_shape", "ovr"), node.attr("break_ties", 0)
+    sv = ctx.const(node.inputs[1], torch.float64)
+    sv_sq = (sv * sv).sum(dim=1)
+    coef = ctx.const(node.inputs[2], torch.float64)
+    rho = ctx.const(node.inputs[3], torch.float64)
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    # dec_p = K[:, si] @ coef[j-1, si] + K[:, sj] @ coef[i, sj] - rho_p: one (L, P) matrix
+    m = torch.zeros((sv.shape[0], len(pairs)), dtype=torch.float64, device=ctx.device)
+    for p, (i, j) in enumerate(pairs):
+        m[start[i]:start[i + 1], p] = coef[j - 1, start[i]:start[i + 1]]
+        m[start[j]:start[j + 1], p] = coef[i, start[j]:start[j + 1]]
+    first = torch.tensor([i for i, _ in pairs], device=ctx.device)
+    second = torch.tensor([j for _, j in pairs], device=ctx.device)
+    width = n_scores(k, shape)
+
+    def run(x, *_):
+        kern = _kernel(node, x.double(), sv, sv_sq)
+        dec = kern @ m - rho
+        pos = (dec > 0).double()
+        votes = torch.zeros((x.shape[0], k), dtype=torch.float64, device=x.device)
+        votes = votes.index_add(1, first, pos).index_add(1, second, 1 - pos)
+        label = torch.argmax(votes, dim=1)
+        scale = 1 + kern.abs().amax(dim=1, keepdim=True) * m.abs().sum(dim=0)[None, :] + rho.abs()[None, :]
+        unsure = ((dec.abs() <= SVM_TOL * scale).any(dim=1)) if len(pairs) else torch.zeros_like(label, dtype=bool)
+        if k == 2:
+            scores = -dec
+        elif shape == "ovr":
+            conf = torch.zeros_like(votes).index_add(1, first, dec).index_add(1, second, -dec)
+            v2 = torch.zeros_like(votes).index_add(1, first, (dec >= 0).double()).index_add(
+                1, second, (dec < 0).double())
+            scores = v2 + conf / (3 * (conf.abs() + 1))
+            if ties:
+                label = torch.argmax(scores, dim=1)
+                unsure = unsure | (top2_margin(scores) <= SVM_TOL)
+        else:
+            scores = dec
+        return label.to(torch.int32), scores[:, :width].float(), unsure
+    return run
+
+
+@lower("SVMRegressor")
+def svm_regressor(node: Node, ctx: LowerContext):
+    sv = ctx.const(node.inputs[1], torch.float64)
+    sv_sq = (sv * sv).sum(dim=1)
+    coef = ctx.const(node.inputs[2], torch.float64)
+    rho = ctx.const(node.inputs[3], torch.float64)
+    return lambda x, *_: (((_kernel(node, x.double(), sv, sv_sq) @ coef[0]) - rho[0]).float()[:, None],)
+
+
+@lower("GaussianNaiveBayes")
+def gaussian_nb(node: Node, ctx: LowerContext):
+    def run(x, theta, var, log_prior, log_norm):
+        xd = x.double()
+        d = (xd[:, None, :] - theta.double()[None]) ** 2 / var.double()[None]
+        jll = log_prior.double()[None] + (log_norm.double()[None] - 0.5 * d.sum(dim=2))
+        unsure = top2_margin(jll) <= 1e-9 * (1 + jll.abs().amax(dim=1))
+        return torch.argmax(jll, dim=1).to(torch.int32), torch.softmax(jll, dim=1).float(), unsure
+    return run
+
+
+@lower("CentroidClassifier")
+def centroids(node: Node, ctx: LowerContext):
+    def run(x, c):
+        d2 = ((x.double()[:, None, :] - c.double()[None]) ** 2).sum(dim=2)
+        unsure = top2_margin(-d2) <= 1e-9 * (1 + d2.amin(dim=1))
+        return torch.argmin(d2, dim=1).to(torch.int32), (-torch.sqrt(d2)).float(), unsure
+    return run
