@@ -180,6 +180,13 @@ class _Importer:
 
     def _node(self, node: Any) -> None:
         label = f"{node.op_type} (node {node.name or node.output[0]!r})"
+        if node.domain == "ai.onnx.ml" and node.op_type in ML_CONVERTERS:
+            try:
+                ML_CONVERTERS[node.op_type](self, node)
+            except EdgeInferError as e:
+                self.unsupported.append(f"{label}: {e}")
+                self.broken.update(node.output)
+            return
         if node.domain not in ("", "ai.onnx"):
             self.unsupported.append(f"{label}: domain {node.domain!r} is not supported")
             self.broken.update(node.output)
@@ -444,6 +451,81 @@ CONVERTERS: dict[str, Callable[[_Importer, Any], None]] = {
     "Softmax": _softmax, "LogSoftmax": _softmax, "Squeeze": _squeeze, "Unsqueeze": _squeeze,
     "ReduceMean": _reduce, "ReduceMax": _reduce, "ReduceSum": _reduce, "Split": _split, "Slice": _slice,
     "Pad": _pad, "Resize": _resize,
+}
+
+
+def _ml_floats(a: dict, key: str) -> np.ndarray:
+    v = a.get(key)
+    if v is None:
+        raise UnsupportedModelError(f"attribute {key!r} is missing")
+    return np.asarray(v, dtype=np.float32).reshape(-1)
+
+
+def _ml_post(a: dict) -> str:
+    post = a.get("post_transform", "NONE")
+    post = post.decode() if isinstance(post, bytes) else post
+    if post not in ("NONE", "LOGISTIC", "SOFTMAX"):
+        raise UnsupportedModelError(f"post_transform {post!r} is not supported (NONE, LOGISTIC, SOFTMAX are)")
+    return post
+
+
+def _ml_linear(im: _Importer, node: Any) -> None:
+    """ONNX-ML LinearClassifier / LinearRegressor onto the IR ops of the same name (coef as (K, n))."""
+    a = im.attrs(node)
+    coef = _ml_floats(a, "coefficients")
+    n = im.shape(node.input[0])[-1]
+    if n is None or coef.size % n:
+        raise UnsupportedModelError(f"{coef.size} coefficients do not split into rows of {n} features")
+    k = coef.size // n
+    inter = np.asarray(a.get("intercepts", np.zeros(k)), dtype=np.float32).reshape(-1)
+    if inter.size != k:
+        raise UnsupportedModelError(f"{inter.size} intercepts for {k} coefficient rows")
+    base = node.name or node.output[0]
+    w = im.tmp(base + "_coef")
+    b = im.tmp(base + "_intercept")
+    im.set_const(w, coef.reshape(k, n))
+    im.set_const(b, inter)
+    post = _ml_post(a)
+    if node.op_type == "LinearRegressor":
+        im.add("LinearRegressor", [node.input[0], w, b], [node.output[0]], base)
+        return
+    if a.get("classlabels_strings") is not None:
+        raise UnsupportedModelError("string class labels are not supported (integer labels are)")
+    labels = np.asarray(a.get("classlabels_ints", []), dtype=np.int64)
+    if labels.size != max(k, 2):
+        raise UnsupportedModelError(f"{labels.size} class labels for {k} coefficient rows")
+    idx = node.output[0] if np.array_equal(labels, np.arange(labels.size)) else im.tmp(base + "_index")
+    scores = node.output[1] if len(node.output) > 1 and node.output[1] else im.tmp(base + "_scores")
+    im.add("LinearClassifier", [node.input[0], w, b], [idx, scores], base, post_transform=post)
+    if idx != node.output[0]:  # label index -> the model's own labels
+        tab = im.tmp(base + "_labels")
+        im.set_const(tab, labels)
+        im.add("Gather", [tab, idx], [node.output[0]], base + "_label", axis=0)
+
+
+def _ml_scaler(im: _Importer, node: Any) -> None:
+    """ONNX-ML Scaler ``(X - offset) * scale`` as the IR Scaler's two float32 steps."""
+    a = im.attrs(node)
+    n = im.shape(node.input[0])[-1]
+    parts = []
+    for key, default in (("offset", 0.0), ("scale", 1.0)):
+        v = np.asarray(a.get(key, [default]), dtype=np.float32).reshape(-1)
+        if v.size not in (1, n):
+            raise UnsupportedModelError(f"Scaler {key} has {v.size} values for {n} features")
+        name = im.tmp((node.name or node.output[0]) + "_" + key)
+        im.set_const(name, np.broadcast_to(v, (n,)).copy())
+        parts.append(name)
+    im.add("Scaler", [node.input[0], *parts], [node.output[0]], node.name or node.output[0],
+           steps=["sub", "mul"], precision="float32")
+
+
+def _ml_zipmap(im: _Importer, node: Any) -> None:
+    """ZipMap only re-packs probabilities as a sequence of maps: the tensor is kept as it is."""
+    im.add("Identity", [node.input[0]], [node.output[0]], node.name or node.output[0])
+
+
+ML_CONVERTERS: dict[str, Callable[[_Importer, Any], None]] = {
+    "LinearClassifier": _ml_linear, "LinearRegressor": _ml_linear, "Scaler": _ml_scaler, "ZipMap": _ml_zipmap,
 }
 
 
