@@ -101,3 +101,52 @@ def _default_name(model: Any, graph: Graph) -> str:
         base = graph.name or "model"
     clean = "".join(c if c.isalnum() else "_" for c in base).lower().strip("_") or "model"
     return clean if not clean[0].isdigit() else "m_" + clean
+
+
+def quantize(model: Any, calibration: Any, scheme: str = "int8", *, observer: str = "minmax",
+             example_input: Any = None) -> Graph:
+    """Post-training quantization of a float model to TFLite-scheme int8 ops (float in, float out).
+
+    >>> # q = edgeinfer.quantize(torch_cnn, calibration=X_cal, example_input=X_cal[:1]); convert(q)
+    """
+    import numpy as np
+
+    from edgeinfer.passes.pipeline import optimize
+    from edgeinfer.passes.quantize import quantize_graph
+
+    if scheme != "int8":
+        raise UnsupportedModelError(f"quantization scheme {scheme!r} is not supported yet; use 'int8'")
+    graph = optimize(load_graph(model, example_input))
+    return quantize_graph(graph, np.asarray(calibration, dtype=np.float32), observer=observer)
+
+
+def compare(float_model: Any, q_model: Any, X: Any, y: Any = None) -> dict[str, Any]:
+    """Agreement (top-1, or max abs difference) and accuracy of two models on ``X``, plus their sizes.
+
+    Each model is a Graph (run by the IR reference) or a converted model (run by its backend).
+
+    >>> # edgeinfer.compare(float_graph, q_graph, X_test, y_test)["accuracy_drop"]
+    """
+    import numpy as np
+
+    from edgeinfer.ir.cost import graph_cost
+    from edgeinfer.ir.reference import run
+
+    def outputs(m: Any) -> tuple[np.ndarray, Graph]:
+        if isinstance(m, Graph):
+            return np.asarray(run(m, X)[m.outputs[-1]], np.float64), m
+        return np.asarray(m.run(X)[m.graph.outputs[-1]], np.float64), m.graph
+
+    (a, ga), (b, gb) = outputs(float_model), outputs(q_model)
+    a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
+    out: dict[str, Any] = {"max_abs_diff": float(np.abs(a - b).max()),
+                           "float_param_bytes": graph_cost(ga)["param_bytes"],
+                           "quantized_param_bytes": graph_cost(gb)["param_bytes"]}
+    if a.shape[1] > 1:
+        pa, pb = a.argmax(1), b.argmax(1)
+        out["top1_agreement"] = float((pa == pb).mean())
+        if y is not None:
+            yy = np.asarray(y).reshape(-1)
+            out["float_accuracy"], out["quantized_accuracy"] = float((pa == yy).mean()), float((pb == yy).mean())
+            out["accuracy_drop"] = out["float_accuracy"] - out["quantized_accuracy"]
+    return out
