@@ -1,5 +1,6 @@
 """Generated C for tree ensembles: both layouts equal the IR reference on every row, labels exactly."""
 
+import ctypes
 import shutil
 import subprocess
 import warnings
@@ -40,6 +41,15 @@ REGRESSORS = {
 }
 
 
+def _predict_rows(m, X):
+    """Labels from the exported label-only ``<name>_predict``, one call per row (its own fast path)."""
+    m.run(X[:1])  # builds and loads the library
+    fn = getattr(m._lib, f"{m.name}_predict")
+    fn.restype = ctypes.c_int32
+    X = np.ascontiguousarray(X, np.float32)
+    return np.array([fn(ctypes.c_void_p(X[i].ctypes.data)) for i in range(len(X))])
+
+
 def _check_classifier(est, X, name):
     g = from_sklearn(est)
     ref = run(g, X)
@@ -49,6 +59,7 @@ def _check_classifier(est, X, name):
         np.testing.assert_array_equal(out[g.outputs[0]], ref[g.outputs[0]])
         np.testing.assert_allclose(out[g.outputs[1]], ref[g.outputs[1]], atol=2e-6)
         np.testing.assert_array_equal(m.predict(X), est.predict(X))
+        np.testing.assert_array_equal(est.classes_[_predict_rows(m, X)], est.predict(X))
         np.testing.assert_allclose(m.predict_proba(X), est.predict_proba(X), atol=1e-5)
 
 
@@ -112,8 +123,9 @@ def test_compiles_for_cortex_m4(tmp_path, layout):
     if cc is None:
         pytest.skip("arm-none-eabi-gcc not installed")
     X, y = _data("digits")
-    est = ensemble.GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=0).fit(X, y)
-    generate(from_sklearn(est), "gbm4", {"tree_layout": layout}).write(tmp_path)
-    r = subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-mcpu=cortex-m4", "-mthumb",
-                        "-Os", "-c", "gbm4.c"], cwd=tmp_path, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    for name, est in (("gbm4", ensemble.GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=0)),
+                      ("rf4", ensemble.RandomForestClassifier(5, max_depth=4, random_state=0))):
+        generate(from_sklearn(est.fit(X, y)), name, {"tree_layout": layout}).write(tmp_path)
+        r = subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-mcpu=cortex-m4",
+                            "-mthumb", "-Os", "-c", f"{name}.c"], cwd=tmp_path, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr

@@ -186,21 +186,6 @@ class _Table:
                 f"const uint32_t n_ = ((uint32_t){self.nodes_l}[i_] & ~g_) | ((uint32_t){self.nodes_r}[i_] & g_); "
                 + keep)
 
-    def walk_one(self) -> str:
-        """C statements: leaf vector id ``v`` of tree ``t`` (used by the float64 path)."""
-        lb = self.lb
-        if self.packed:
-            tm, rm = (1 << self.tb) - 1, (1 << self.rb) - 1
-            body = (f"uint32_t w_ = {self.nodes}[o + r]; uint32_t t_ = w_ & {tm}u;\n"
-                    f"    r = x[{self.feat}[t_]] <= {self.thr}[t_] ? (w_ >> {self.tb}) & {rm}u "
-                    f": w_ >> {self.tb + self.rb};")
-        else:
-            body = (f"uint32_t t_ = {self.nodes_t}[o + r];\n"
-                    f"    r = x[{self.feat}[t_]] <= {self.thr}[t_] ? (uint32_t){self.nodes_l}[o + r] "
-                    f": (uint32_t){self.nodes_r}[o + r];")
-        return (f"uint32_t r = {self.root}[t]; uint32_t o = {self.off}[t];\n"
-                f"  while (r < {lb}u) {{\n    {body}\n  }}\n  v = r - {lb}u;")
-
 
 def _inline_tree(p: Plan, t: int) -> str:
     """C body of one tree as nested if/else returning the leaf vector id."""
@@ -233,6 +218,31 @@ def _layout(ctx: EmitContext, p: Plan) -> str:
     return layout
 
 
+LANES = 8           # integer label path: int16 lanes padded to a multiple of this (one SSE/NEON register)
+
+
+def _quantized(p: Plan, base: np.ndarray, average: bool, post: str) -> tuple[np.ndarray, int] | None:
+    """int16 leaf rows round(v * S) (lanes padded) and S, for the integer label path, when certified.
+
+    Forest leaves are fractions in [0, 1] and the base is 0; S is the largest scale whose sums
+    (at most n_trees * S) and sums + n_trees fit int16. Each rounded term is off by at most
+    1/2, so two classes' integer sums differ from S times their exact difference by at most
+    n_trees: a margin above n_trees certifies the label, the float64 path decides the rest.
+    int16 lanes: one vector add per 8 classes and tree, no float add latency chain, and half
+    the table of float32. Too many trees (S < 256: a coarse step falls back too often) or
+    classes (a padded lane of 0 must stay below max - n_trees) keep the float32 path.
+    """
+    nt = len(p.trees)
+    if p.counts is None or not average or post != "NONE" or np.any(base != 0) or p.width == 1 or not nt:
+        return None
+    scale = (32767 - nt) // nt
+    if scale < 256 or p.width * 2 > scale:
+        return None
+    q = np.zeros((len(p.vecs), -(-p.width // LANES) * LANES), np.int64)
+    q[:, :p.width] = np.rint(p.vecs * scale)
+    return q, scale
+
+
 @c_op("TreeEnsembleClassifier", "TreeEnsembleRegressor")
 def tree_ensemble(ctx: EmitContext, node) -> str:
     p = plan(node)
@@ -243,49 +253,58 @@ def tree_ensemble(ctx: EmitContext, node) -> str:
     base = np.asarray(node.attr("base_values", np.zeros(k)), np.float64).reshape(-1)
     base = base if base.size else np.zeros(k)
     average = node.attr("aggregate_function", "SUM") == "AVERAGE"
-    leaf32 = ctx.const_array("tree_leaf", p.vecs.astype(np.float32), "float32")
-    col = None
-    if p.width == 1 and np.any(p.columns):
-        cols = np.concatenate([p.columns, np.zeros(GROUP, np.int64)])  # padding trees of the table
-        col = ctx.const_array("tree_col", cols, smallest_int_dtype(0, int(cols.max())))
     vec_t = ctype(smallest_int_dtype(0, len(p.vecs)))
     layout = _layout(ctx, p)
 
-    def add32(v: str, t: str) -> str:
-        if p.width == 1:
-            return f"acc[{f'{col}[{t}]' if col else '0'}] += {leaf32}[{v}];"
-        return f"{{ const float *v_ = {leaf32} + (uint32_t)({v}) * {p.width}u; int32_t k_; " \
-               f"for (k_ = 0; k_ < {p.width}; ++k_) acc[k_] += v_[k_]; }}"
-
-    init = "".join(f"acc[{i}] = {c_float(b)}; " for i, b in enumerate(base))
-    fast = [f"static void {pre}_sum(const float *x, float *acc)", "{", f"  {init}"]
+    # ------------------------------------------------------------ walk: the leaf vector id of every tree
     if layout == "table":
         tab = _Table(ctx, p)
         gs = tab.group
-        fast += ["  int32_t g, d;", f"  for (g = 0; g < {tab.n_groups}; ++g) {{",
-                 f"    const int32_t t0 = g * {gs}, dg = (int32_t){tab.gdepth}[g];"]
-        fast += [f"    uint32_t r{j} = {tab.root}[t0 + {j}]; const uint32_t o{j} = {tab.off}[t0 + {j}];"
+        slots = tab.n_groups * gs
+        walk = ["  int32_t g, d;", f"  for (g = 0; g < {tab.n_groups}; ++g) {{",
+                f"    const int32_t t0 = g * {gs}, dg = (int32_t){tab.gdepth}[g];"]
+        walk += [f"    uint32_t r{j} = {tab.root}[t0 + {j}]; const uint32_t o{j} = {tab.off}[t0 + {j}];"
                  for j in range(gs)]
-        fast += ["    for (d = 0; d < dg; ++d) {"] + [f"      {tab.step(f'o{j}', f'r{j}')}" for j in range(gs)]
-        fast += ["    }"] + [f"    {add32(f'r{j} - {tab.lb}u', f't0 + {j}')}" for j in range(gs)] + ["  }", "}"]
-        walk = tab.walk_one()
+        walk += ["    for (d = 0; d < dg; ++d) {"] + [f"      {tab.step(f'o{j}', f'r{j}')}" for j in range(gs)]
+        walk += ["    }"] + [f"    leaf[t0 + {j}] = ({vec_t})(r{j} - {tab.lb}u);" for j in range(gs)] + ["  }"]
     else:
-        fns = []
+        slots = max(nt, 1)
+        walk = []
         for t in range(nt):
             fn = f"{pre}_tree{t}"
             ctx.helper(fn, f"static {vec_t} {fn}(const float *x)\n{{\n{_inline_tree(p, t)}\n}}\n")
-            fns.append(fn)
-        ctx.helper(f"{pre}_trees", f"static {vec_t} (*const {pre}_trees[{nt}])(const float *) = "
-                   f"{{ {', '.join(fns)} }};\n")
-        fast += ["  int32_t t;", f"  for (t = 0; t < {nt}; ++t) {{", f"    {vec_t} v = {pre}_trees[t](x);",
-                 f"    {add32('v', 't')}", "  }", "}"]
-        walk = f"v = {pre}_trees[t](x);"
+            walk.append(f"  leaf[{t}] = {fn}(x);")
+        if not nt:
+            walk.append("  (void)x; leaf[0] = 0;")
+    ctx.helper(f"{pre}_walk", f"static void {pre}_walk(const float *x, {vec_t} *leaf)\n{{\n"
+               + "\n".join(walk) + "\n}\n")
+
+    # ------------------------------------------------------------ float32 sums of the leaf vectors
+    wp = p.width if p.width == 1 else -(-p.width // 4) * 4  # padded rows: a fixed-width loop the compiler vectorises
+    vecs32 = np.zeros((len(p.vecs), wp), np.float32)
+    vecs32[:, :p.width] = p.vecs
+    leaf32 = ctx.const_array("tree_leaf", vecs32, "float32")
+    col = None
+    if p.width == 1 and np.any(p.columns):
+        col = ctx.const_array("tree_col", p.columns, smallest_int_dtype(0, int(p.columns.max())))
+    na = max(k, wp)
+    init = "".join(f"acc[{i}] = {c_float(b)}; " for i, b in enumerate(base)) + \
+        "".join(f"acc[{i}] = 0.0f; " for i in range(k, na))
+    fast = [f"static void {pre}_sum(const {vec_t} *leaf, float *acc)", "{", "  int32_t t;", f"  {init}",
+            f"  for (t = 0; t < {nt}; ++t) {{"]
+    if p.width == 1:
+        fast.append(f"    acc[{f'{col}[t]' if col else '0'}] += {leaf32}[leaf[t]];")
+    else:
+        fast += [f"    const float *v_ = {leaf32} + (uint32_t)leaf[t] * {wp}u; int32_t k_;",
+                 f"    for (k_ = 0; k_ < {wp}; ++k_) acc[k_] += v_[k_];"]
+    fast.append("  }")
     if average and not classifier:
-        fast.insert(-1, f"  {{ int32_t k_; for (k_ = 0; k_ < {k}; ++k_) acc[k_] /= {float(nt)}f; }}")
-    ctx.helper(f"{pre}_sum", "\n".join(fast) + "\n")
+        fast.append(f"  {{ int32_t k_; for (k_ = 0; k_ < {k}; ++k_) acc[k_] /= {float(nt)}f; }}")
+    ctx.helper(f"{pre}_sum", "\n".join(fast + ["}"]) + "\n")
+    x = ctx.ref(node.inputs[0])
 
     if not classifier:
-        return (f"float acc[{k}]; int32_t k;\n{pre}_sum({ctx.ref(node.inputs[0])}, acc);\n"
+        return (f"{vec_t} leaf[{slots}]; float acc[{na}]; int32_t k;\n{pre}_walk({x}, leaf);\n{pre}_sum(leaf, acc);\n"
                 f"for (k = 0; k < {k}; ++k) {ctx.ref(node.outputs[0])}[k] = acc[k];")
 
     # ------------------------------------------------------------ exact label (float64 fallback)
@@ -301,10 +320,10 @@ def tree_ensemble(ctx: EmitContext, node) -> str:
         leaf64 = ctx.const_array("tree_leaf64", p.vecs, "float64")
         c0 = f"{col}[t]" if col else "0"
         add64 = (f"for (k = 0; k < {p.width}; ++k) acc[{c0} + k] += {leaf64}[v * {p.width}u + k];")
-    exact = [f"static int32_t {pre}_exact(const float *x)", "{",
-             f"  double acc[{k}]; int32_t t, k, best = 0; uint32_t v;",
+    exact = [f"static int32_t {pre}_exact(const {vec_t} *leaf)", "{",
+             f"  double acc[{k}]; int32_t t, k, best = 0;",
              f"  for (k = 0; k < {k}; ++k) acc[k] = {base64}[k];",
-             f"  for (t = 0; t < {nt}; ++t) {{", "  " + walk.replace("\n", "\n  "), f"    {add64}", "  }"]
+             f"  for (t = 0; t < {nt}; ++t) {{", "    const uint32_t v = leaf[t];", f"    {add64}", "  }"]
     if average:
         exact.append(f"  for (k = 0; k < {k}; ++k) acc[k] /= {float(nt)};")
     if post == "LOGISTIC":
@@ -315,26 +334,44 @@ def tree_ensemble(ctx: EmitContext, node) -> str:
 
     eps = c_float(np.float32(p.eps * 1.0001))
     lab = ["/* label from the float32 sums when certified by the margin, else float64 (see trees.py) */",
-           f"static int32_t {pre}_label(const float *x, float *acc)", "{"]
+           f"static int32_t {pre}_label(const {vec_t} *leaf, float *acc)", "{"]
     if post == "LOGISTIC":
-        lab += [f"  {pre}_sum(x, acc);", f"  if (acc[0] > {eps}) return 1;", f"  if (acc[0] < -{eps}) return 0;",
-                f"  return {pre}_exact(x);", "}"]
+        lab += [f"  {pre}_sum(leaf, acc);", f"  if (acc[0] > {eps}) return 1;", f"  if (acc[0] < -{eps}) return 0;",
+                f"  return {pre}_exact(leaf);", "}"]
     else:
-        lab += ["  int32_t k, best = 0; float second = -(1.0f/0.0f);", f"  {pre}_sum(x, acc);",
+        lab += ["  int32_t k, best = 0; float second = -(1.0f/0.0f);", f"  {pre}_sum(leaf, acc);",
                 f"  for (k = 1; k < {k}; ++k) {{",
                 "    if (acc[k] > acc[best]) { second = acc[best]; best = k; }",
                 "    else if (acc[k] > second) second = acc[k];", "  }",
-                f"  if (acc[best] - second > {eps}) return best;", f"  return {pre}_exact(x);", "}"]
+                f"  if (acc[best] - second > {eps}) return best;", f"  return {pre}_exact(leaf);", "}"]
     ctx.helper(f"{pre}_label", "\n".join(lab) + "\n")
     if len(ctx.graph.nodes) == 1 and node.inputs[0] in ctx.graph.inputs:
         # label-only entry point for <name>_predict; only emitted when used (-Werror: no unused statics)
+        q = _quantized(p, base, average, post)
+        if q is None:
+            body = f"  float acc[{na}];\n  return {pre}_label(leaf, acc);"
+        else:
+            lq = ctx.const_array("tree_q", q[0], "int16")
+            wq = q[0].shape[1]
+            # branch-free tail: max, how many classes lie within n_trees of it (1: certified), the
+            # first index of the max; padded lanes stay 0, far below max - n_trees (see _quantized)
+            body = (f"  int16_t acc[{wq}], m = 0, lo; int32_t t, k, best = 0, near = 0;\n"
+                    f"  for (k = 0; k < {wq}; ++k) acc[k] = 0;\n"
+                    f"  for (t = 0; t < {nt}; ++t) {{\n"
+                    f"    const int16_t *q_ = {lq} + (uint32_t)leaf[t] * {wq}u;\n"
+                    f"    for (k = 0; k < {wq}; ++k) acc[k] = (int16_t)(acc[k] + q_[k]);\n  }}\n"
+                    f"  for (k = 0; k < {wq}; ++k) m = acc[k] > m ? acc[k] : m;\n"
+                    f"  lo = (int16_t)(m - {nt});\n"
+                    f"  for (k = 0; k < {wq}; ++k) near += acc[k] >= lo;\n"
+                    f"  for (k = {wq - 1}; k >= 0; --k) best = acc[k] == m ? k : best;\n"
+                    f"  return near == 1 ? best : {pre}_exact(leaf);")
         ctx.helper(f"{pre}_predict_label", f"static int32_t {pre}_predict_label(const float *x)\n{{\n"
-                   f"  float acc[{k}];\n  return {pre}_label(x, acc);\n}}\n")
+                   f"  {vec_t} leaf[{slots}];\n  {pre}_walk(x, leaf);\n{body}\n}}\n")
         ctx.label_fn = f"{pre}_predict_label"
 
     y, s = ctx.ref(node.outputs[0]), ctx.ref(node.outputs[1])
-    code = [f"float acc[{k}];" + (" int32_t k;" if post != "LOGISTIC" else ""),
-            f"{y}[0] = {pre}_label({ctx.ref(node.inputs[0])}, acc);"]
+    code = [f"{vec_t} leaf[{slots}]; float acc[{na}];" + (" int32_t k;" if post != "LOGISTIC" else ""),
+            f"{pre}_walk({x}, leaf);", f"{y}[0] = {pre}_label(leaf, acc);"]
     if post == "LOGISTIC":
         code += ["{ const float p_ = 1.0f / (1.0f + expf(-acc[0]));", f"  {s}[0] = 1.0f - p_; {s}[1] = p_; }}"]
     elif post == "SOFTMAX":
