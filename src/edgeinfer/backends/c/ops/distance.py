@@ -8,8 +8,9 @@ its ``||c||^2 - 2 x.c`` GEMM expansion, ``(F+4) u_sk (||x||^2 + V^2)`` (u_sk = 2
 more than twice the sum of both bounds, it is scikit-learn's answer; otherwise the
 sample is recomputed in double (sequential sums, first strict minimum). Only a true tie
 within scikit-learn's own rounding (~1e-15 relative in float64) can still differ.
-Measured: 0 label mismatches on the exactness sweep (digits, iris, wine, breast_cancer,
-200-feature data; KMeans 3..16 clusters, NearestCentroid; several seeds).
+Measured: 0 label mismatches (iris, wine, digits, breast_cancer, 200-feature data; KMeans
+with 3/6/8/10 clusters, fitted in float64 and float32; NearestCentroid; 300 points placed
+1e-6 from a bisector); the double path ran for 0% of the data-set rows.
 """
 
 from __future__ import annotations

@@ -10,7 +10,10 @@ class is more than 30 nats behind (its true probability is below 1e-13, so 0 and
 right to float32). Otherwise the sample is recomputed in double in scikit-learn's order
 (only numpy's pairwise summation order differs, ~1e-16 relative); probabilities are
 ``exp(jll - logsumexp(jll))`` in double.
-Measured: 0 label mismatches on the exactness sweep; probabilities within 1e-6.
+Measured (iris, wine, digits, breast_cancer, 200 features; fitted in float32 and float64;
+near-identical classes): 0 label mismatches, probabilities within 1e-5. The double path
+runs for 47% (digits) to 88% (wine) of samples: tiny variances make the log likelihoods
+large (~1e4..1e9), so float32 certifies the label but rarely the probabilities.
 """
 
 from __future__ import annotations
