@@ -13,7 +13,7 @@ python="${PYTHON:-python3}"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet torch==2.13.0
-"$venv/bin/python" -m pip install --quiet torch==2.13.0 hummingbird-ml scikit-learn onnx onnxruntime
+"$venv/bin/python" -m pip install --quiet torch==2.13.0 hummingbird-ml scikit-learn onnx onnxruntime skl2onnx
 "$venv/bin/python" -m pip install --quiet --no-deps -e "$root"
 "$venv/bin/python" - <<'PY'
 import importlib

@@ -34,8 +34,10 @@ def unit(dt: torch.dtype) -> float:
 
 def top2_margin(z: torch.Tensor) -> torch.Tensor:
     """Largest minus second largest value of each row (z has at least two columns)."""
-    t = torch.topk(z, 2, dim=1).values
-    return t[:, 0] - t[:, 1]
+    # max, then max with the winner masked out: far cheaper than topk on narrow rows
+    m, i = z.max(dim=1)
+    rest = z.scatter(1, i[:, None], float("-inf")).amax(dim=1)
+    return m - rest
 
 
 def label_and_scores(z: torch.Tensor, post: str) -> tuple[torch.Tensor, torch.Tensor]:

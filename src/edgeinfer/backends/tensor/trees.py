@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from edgeinfer.backends.tensor.ops_classic import top2_margin
 from edgeinfer.backends.tensor.registry import LowerContext, lower
 from edgeinfer.errors import EdgeInferError
 from edgeinfer.ir.node import Node
@@ -115,7 +116,7 @@ class _Gemm:
         # left turns exactly for the leaf reached (exact in float32: small integers)
         c2 = torch.bmm(c1.transpose(0, 1), self.path).transpose(0, 1)
         hit = (c2 == self.lefts).to(torch.uint8)
-        return torch.argmax(hit, dim=2) + self.offset
+        return (torch.argmax(hit, dim=2) + self.offset).t()  # tree-major (T, n), as the walks
 
 
 class _Traversal:
@@ -158,13 +159,13 @@ class _Traversal:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         n, n_t = x.shape[0], self.roots.shape[0]
-        idx = self.roots.expand(n, n_t).reshape(-1)
-        rows = (torch.arange(n, device=x.device) * x.shape[1]).repeat_interleave(n_t)
+        idx = self.roots.repeat_interleave(n)  # tree-major: (T, n) flattened
+        rows = (torch.arange(n, device=x.device) * x.shape[1]).repeat(n_t)
         xf = x.reshape(-1)
         for _ in range(self.depth):
             v = xf.index_select(0, rows + self.feat.index_select(0, idx))
             idx = self.left.index_select(0, idx) + (v > self.thr.index_select(0, idx)).long()
-        return self.leaf_of.index_select(0, idx).reshape(n, n_t)
+        return self.leaf_of.index_select(0, idx).reshape(n_t, n)
 
 
 class _Perfect:
@@ -199,15 +200,15 @@ class _Perfect:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         n, n_t = x.shape[0], self.tree_off.shape[0]
-        off = self.tree_off.repeat(n)
-        rows = (torch.arange(n, device=x.device) * x.shape[1]).repeat_interleave(n_t)
+        off = self.tree_off.repeat_interleave(n)  # tree-major: (T, n) flattened
+        rows = (torch.arange(n, device=x.device) * x.shape[1]).repeat(n_t)
         xf = x.reshape(-1)
         idx = torch.zeros(n * n_t, dtype=torch.int64, device=x.device)
         for _ in range(self.depth):
             g = off + idx
             v = xf.index_select(0, rows + self.feat.index_select(0, g))
             idx = 2 * idx + 1 + (v > self.thr.index_select(0, g)).long()
-        return self.leaf.index_select(0, idx - self.ni + self.leaf_off.repeat(n)).reshape(n, n_t)
+        return self.leaf.index_select(0, idx - self.ni + self.leaf_off.repeat_interleave(n)).reshape(n_t, n)
 
 
 _WALKERS = {"gemm": _Gemm, "tree_traversal": _Traversal, "perfect_tree_traversal": _Perfect}
@@ -258,8 +259,12 @@ class TreeKernel:
     def raw(self, x: torch.Tensor) -> torch.Tensor:
         leaf = self.walker(int(x.shape[0]))(x.float().contiguous())
         n = x.shape[0]
-        # scalars (cyclic) reshape to (n, T / k, k); vectors to (n, T, k): the same sum either way
-        acc = self.values.index_select(0, leaf.reshape(-1)).reshape(n, -1, self.k).sum(dim=1)
+        # leaf ids are tree-major (T, n): the sum over trees is a run of contiguous adds
+        v = self.values.index_select(0, leaf.reshape(-1))
+        if self.cyclic:  # tree t adds to column t % k: (T / k, k, n) summed over stages
+            acc = v.reshape(-1, self.k, n).sum(dim=0).t()
+        else:
+            acc = v.reshape(-1, n, self.k).sum(dim=0)
         acc = acc + self.base
         if self.average:
             acc = acc / len(self.trees)
@@ -275,8 +280,7 @@ class TreeKernel:
             p = torch.sigmoid(s)
             return label.to(torch.int32), torch.stack([1 - p, p], dim=1).float(), s.abs() <= self.eps
         label = torch.argmax(raw, dim=1).to(torch.int32)
-        t = torch.topk(raw, 2, dim=1).values
-        unsure = (t[:, 0] - t[:, 1]) <= self.eps
+        unsure = top2_margin(raw) <= self.eps
         scores = torch.softmax(raw, dim=1) if self.post == "SOFTMAX" else raw
         return label, scores.float(), unsure
 
