@@ -566,6 +566,10 @@ def from_onnx(model: Any, optimize: bool = True) -> Graph:
     proto = load_model(model)
     if not proto.graph.node and not proto.graph.output:
         raise ModelFileError("the ONNX model has an empty graph (a corrupt or truncated file?)")
+    from edgeinfer.frontends import onnx_quant
+
+    if onnx_quant.is_quantized(proto):  # QDQ / QLinear* models: onto the integer ops, no float passes
+        return onnx_quant.from_quantized_onnx(proto)
     g = _Importer(proto).run()
     if optimize:
         from edgeinfer.passes.pipeline import optimize as run_passes

@@ -353,3 +353,24 @@ class QDequantize(OpDef):
     def reference(node, x):
         return ((f32(node.attr("scale")) * (x.astype(np.int64) - node.attr("zp")).astype(np.float64))
                 .astype(np.float32),)
+
+
+def requantize_params(node) -> tuple[int, int]:
+    """TFLite QUANTIZE int8 -> int8's Prepare: one multiplier for in_scale / out_scale."""
+    return qm.quantize_multiplier(f32(node.attr("in_scale")) / f32(node.attr("out_scale")))
+
+
+@register
+class QRequantize(_QUnary):
+    """int8 -> int8 at another scale / zero point (TFLite QUANTIZE on an int8 input: Requantize).
+
+    attrs: in_scale, in_zp, out_scale, out_zp. Also what an imported ONNX QDQ pair
+    (DequantizeLinear then QuantizeLinear at other parameters) becomes."""
+
+    name = "QRequantize"
+
+    @staticmethod
+    def reference(node, x):
+        m, s = requantize_params(node)
+        y = qm.mbqm(x.astype(np.int64) - node.attr("in_zp"), m, s) + node.attr("out_zp")
+        return (np.clip(y, -128, 127).astype(np.int8),)

@@ -140,3 +140,16 @@ def qdequantize(ctx, node) -> str:
     ctx.use_kernel("ei_elementwise_s8")
     return (f"ei_dequantize_s8_f32({ctx.ref(node.inputs[0])}, {float(f32(node.attr('scale')))!r}, "
             f"{node.attr('zp')}, {ctx.numel(node.inputs[0])}, {ctx.ref(node.outputs[0])});")
+
+
+@c_op("QRequantize")
+def qrequantize(ctx, node) -> str:
+    from edgeinfer.ir.ops.quantized import requantize_params
+
+    m, s = requantize_params(node)
+    ctx.use_kernel("ei_elementwise_s8")
+    x, y, n = ctx.ref(node.inputs[0]), ctx.ref(node.outputs[0]), ctx.numel(node.inputs[0])
+    return (f"{{ int32_t i_; for (i_ = 0; i_ < {n}; ++i_) {{ "
+            f"y_rq_ = ei_mbqm((int32_t){x}[i_] - ({node.attr('in_zp')}), {m}, {s}) + ({node.attr('out_zp')}); "
+            f"{y}[i_] = (int8_t)ei_clamp_s32(y_rq_, -128, 127); }} }}").replace(
+        "{ int32_t i_;", "{ int32_t i_, y_rq_;", 1)
