@@ -49,7 +49,7 @@ def test_ops_covered(tflite_models):
     for path, _ in tflite_models.values():
         ops |= set(from_tflite(path).ops())
     assert {"QConv2D", "QDepthwiseConv2D", "QFullyConnected", "QAveragePool2D", "QMaxPool2D", "QAdd", "QMul",
-            "QSoftmax", "QLogistic", "QTanh", "Pad", "Concat", "Reshape"} <= ops
+            "QSoftmax", "QLogistic", "QTanh", "QMean", "Pad", "Concat", "Reshape"} <= ops
 
 
 def test_litert_with_xnnpack_reported(tflite_models):
@@ -65,8 +65,8 @@ def test_litert_with_xnnpack_reported(tflite_models):
 def test_unsupported_builtin_is_named(tflite_models, tmp_path):
     tf = pytest.importorskip("tensorflow")
     x = tf.keras.Input((4, 4, 2), batch_size=1)
-    model = tf.keras.Model(x, tf.keras.layers.GlobalAveragePooling2D()(x) * 1.0)
-    path = tm.cache_dir() / "mean_only.tflite"
+    model = tf.keras.Model(x, tf.keras.layers.GlobalMaxPooling2D()(x) * 1.0)
+    path = tm.cache_dir() / "reduce_max_only.tflite"
     if not path.exists():
         conv = tf.lite.TFLiteConverter.from_keras_model(model)
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -76,5 +76,5 @@ def test_unsupported_builtin_is_named(tflite_models, tmp_path):
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
         path.write_bytes(conv.convert())
-    with pytest.raises(UnsupportedModelError, match="MEAN.*supported: ADD"):
+    with pytest.raises(UnsupportedModelError, match="REDUCE_MAX.*supported: ADD"):
         from_tflite(path)

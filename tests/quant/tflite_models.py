@@ -65,10 +65,18 @@ def _models(tf):
         y = L.Concatenate()([y, L.Dense(8, activation="relu")(x)])
         return k.Model(x, L.Softmax()(L.Dense(6)(y))), (20,)
 
-    return {"conv_net": conv_net, "residual": residual, "pad_strided": pad_strided, "mlp_gates": mlp_gates}
+    def gap_net():
+        x = k.Input((10, 10, 3), batch_size=1)
+        y = L.Conv2D(12, 3, padding="same", activation="relu")(x)
+        y = L.Conv2D(16, 3, strides=2, padding="same")(y)
+        y = L.GlobalAveragePooling2D()(y)
+        return k.Model(x, L.Softmax()(L.Dense(7)(y))), (10, 10, 3)
+
+    return {"conv_net": conv_net, "residual": residual, "pad_strided": pad_strided, "mlp_gates": mlp_gates,
+            "gap_net": gap_net}
 
 
-MODEL_NAMES = ("conv_net", "residual", "pad_strided", "mlp_gates")
+MODEL_NAMES = ("conv_net", "residual", "pad_strided", "mlp_gates", "gap_net")
 
 
 def build_all(tf) -> dict[str, tuple[Path, tuple]]:

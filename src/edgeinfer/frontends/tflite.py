@@ -28,7 +28,7 @@ _SCHEMA_MODULES = ("ai_edge_litert.schema_py_generated",
 _TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 7: "int16", 9: "int8"}
 
 SUPPORTED = ("ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE",
-             "FULLY_CONNECTED", "LOGISTIC", "MAX_POOL_2D", "MUL", "PAD", "QUANTIZE", "RESHAPE", "SOFTMAX",
+             "FULLY_CONNECTED", "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "QUANTIZE", "RESHAPE", "SOFTMAX",
              "TANH")
 
 
@@ -280,19 +280,44 @@ class _Reader:
         self._add("Pad", op, [self._in(op.inputs[0])], pads=pads, mode="constant", value=zp)
 
     def op_concatenation(self, op: Any) -> None:
-        qs = {self._scale_zp(i) for i in [*op.inputs, op.outputs[0]]}
-        if len(qs) != 1:
-            raise UnsupportedModelError("CONCATENATION of inputs with different scales or zero points is not "
-                                        "supported (TFLite Micro requires them equal too)")
+        """Equal scales: a plain Concat (TFLite Micro's case); otherwise each differing input is requantized
+        to the output's parameters first, as LiteRT's int8 CONCATENATION does."""
         o = op.builtinOptions
         if o.fusedActivationFunction:
             raise UnsupportedModelError("CONCATENATION with a fused activation is not supported")
-        self._add("Concat", op, [self._in(i) for i in op.inputs], axis=int(o.axis))
+        out_s, out_zp = self._scale_zp(op.outputs[0])
+        ins = []
+        for i in op.inputs:
+            s, zp = self._scale_zp(i)
+            name = self._in(i)
+            if (np.float32(s), zp) != (np.float32(out_s), out_zp):
+                rq = self.g.fresh_name(name + "_rq")
+                self.g.add_node("QRequantize", [name], [rq], name=rq, in_scale=s, in_zp=zp, out_scale=out_s,
+                                out_zp=out_zp)
+                name = rq
+            ins.append(name)
+        self._add("Concat", op, ins, axis=int(o.axis))
+
+    def op_mean(self, op: Any) -> None:
+        self._int8(op, "MEAN")
+        axes = self._const(op.inputs[1])
+        if axes is None:
+            raise UnsupportedModelError("MEAN with computed axes is not supported")
+        s, zp = self._scale_zp(op.inputs[0])
+        os_, ozp = self._scale_zp(op.outputs[0])
+        keep = bool(op.builtinOptions.keepDims) if op.builtinOptions is not None else False
+        self._add("QMean", op, [self._in(op.inputs[0])], axes=[int(a) for a in np.ravel(axes)], keepdims=keep,
+                  in_scale=s, in_zp=zp, out_scale=os_, out_zp=ozp)
 
     def op_quantize(self, op: Any) -> None:
-        if self._dtype(op.inputs[0]) != "float32":
-            raise UnsupportedModelError("QUANTIZE from an integer tensor (requantize) is not supported")
         s, zp = self._scale_zp(op.outputs[0])
+        if self._dtype(op.inputs[0]) == "int8" and self._dtype(op.outputs[0]) == "int8":
+            in_s, in_zp = self._scale_zp(op.inputs[0])   # requantize (TFLite Requantize)
+            self._add("QRequantize", op, [self._in(op.inputs[0])], in_scale=in_s, in_zp=in_zp, out_scale=s,
+                      out_zp=zp)
+            return
+        if self._dtype(op.inputs[0]) != "float32":
+            raise UnsupportedModelError(f"QUANTIZE from {self._dtype(op.inputs[0])} is not supported")
         self._add("QQuantize", op, [self._in(op.inputs[0])], scale=s, zp=zp, to=self._dtype(op.outputs[0]))
 
     def op_dequantize(self, op: Any) -> None:

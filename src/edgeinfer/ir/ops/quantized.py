@@ -374,3 +374,44 @@ class QRequantize(_QUnary):
         m, s = requantize_params(node)
         y = qm.mbqm(x.astype(np.int64) - node.attr("in_zp"), m, s) + node.attr("out_zp")
         return (np.clip(y, -128, 127).astype(np.int8),)
+
+
+def mean_params(node, count: int) -> tuple[int, int]:
+    """TFLite int8 MEAN: the in_scale / out_scale multiplier with 1/count folded in (QuantizedMeanOrSum)."""
+    m, s = qm.quantize_multiplier(f32(node.attr("in_scale")) / f32(node.attr("out_scale")))
+    if count <= 1:
+        return m, s
+    k = min(count.bit_length() - 1, 32, 31 + s)
+    return int((m << k) // count), s - k
+
+
+@register
+class QMean(OpDef):
+    """Mean over ``axes`` of an int8 tensor (TFLite MEAN; GlobalAveragePooling2D is axes [1, 2]).
+
+    attrs: axes, keepdims, in_scale, in_zp, out_scale, out_zp. The sum minus ``in_zp * count``
+    is requantized by one multiplier holding ``1 / count`` as TFLite Micro computes it."""
+
+    name = "QMean"
+
+    @staticmethod
+    def infer(node, inputs):
+        x = inputs[0]
+        _int8_input(node, x)
+        axes = sorted(a % len(x.shape) for a in node.attr("axes"))
+        keep = node.attr("keepdims", False)
+        shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes)
+        return [(shape, "int8")]
+
+    @staticmethod
+    def reference(node, x):
+        axes = tuple(sorted(a % x.ndim for a in node.attr("axes")))
+        count = int(np.prod([x.shape[a] for a in axes]))
+        m, s = mean_params(node, count)
+        acc = x.astype(np.int64).sum(axis=axes, keepdims=node.attr("keepdims", False)) - node.attr("in_zp") * count
+        y = qm.mbqm(acc, m, s) + node.attr("out_zp")
+        return (np.clip(y, -128, 127).astype(np.int8),)
+
+    @staticmethod
+    def cost(node, inputs, outputs):
+        return {"macs": inputs[0].numel(1), "comparisons": 0}

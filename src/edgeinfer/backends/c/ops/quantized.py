@@ -153,3 +153,24 @@ def qrequantize(ctx, node) -> str:
             f"y_rq_ = ei_mbqm((int32_t){x}[i_] - ({node.attr('in_zp')}), {m}, {s}) + ({node.attr('out_zp')}); "
             f"{y}[i_] = (int8_t)ei_clamp_s32(y_rq_, -128, 127); }} }}").replace(
         "{ int32_t i_;", "{ int32_t i_, y_rq_;", 1)
+
+
+@c_op("QMean")
+def qmean(ctx, node) -> str:
+    """Mean over the middle axes of a row-major tensor: (outer, reduced, inner) loops."""
+    from edgeinfer.ir.ops.quantized import mean_params
+
+    x = dims(ctx, node.inputs[0])
+    axes = sorted(a % len(x) for a in node.attr("axes"))
+    if axes != list(range(axes[0], axes[-1] + 1)):
+        raise UnsupportedModelError(f"QMean node {node.name!r}: the C backend reduces contiguous axes only")
+    outer = int(np.prod(x[:axes[0]]))
+    red = int(np.prod([x[a] for a in axes]))
+    inner = int(np.prod(x[axes[-1] + 1:]))
+    m, s = mean_params(node, red)
+    ctx.use_kernel("ei_elementwise_s8")
+    xi, yo = ctx.ref(node.inputs[0]), ctx.ref(node.outputs[0])
+    return (f"{{ int32_t o_, r_, i_; for (o_ = 0; o_ < {outer}; ++o_) for (i_ = 0; i_ < {inner}; ++i_) {{ "
+            f"int32_t acc_ = 0; for (r_ = 0; r_ < {red}; ++r_) acc_ += {xi}[(o_ * {red} + r_) * {inner} + i_]; "
+            f"acc_ = ei_mbqm(acc_ - ({node.attr('in_zp') * red}), {m}, {s}) + ({node.attr('out_zp')}); "
+            f"{yo}[o_ * {inner} + i_] = (int8_t)ei_clamp_s32(acc_, -128, 127); }} }}")
