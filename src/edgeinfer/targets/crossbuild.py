@@ -24,6 +24,11 @@ from edgeinfer.targets.harness import HARNESS_FILE, INPUTS_FILE, harness_c, inpu
 from edgeinfer.targets.sizes import fit_report, map_object_sizes, section_regions, symbol_sizes
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+OPT_KERNEL_DIR = Path(__file__).resolve().parent.parent / "backends" / "kernels" / "opt"
+KERNEL_SETS = ("reference", "optimized")
+# The optimised kernels are written for an optimising build (register blocking, unrolled
+# loops); at -Os GCC spills their accumulators. They get -O2 whatever the board's level.
+OPT_CFLAGS = ["-O2"]
 INSTALL_HINT = "run scripts/install-toolchains.sh (Debian/Ubuntu packages)"
 
 
@@ -64,12 +69,29 @@ def _link_flags(board: Board, out: Path) -> list[str]:
     return []
 
 
+def kernel_files(sources: CSources, kernels: str) -> dict[str, str]:
+    """The sources with the kernel set swapped in: ``optimized`` replaces every reference kernel
+    file that has a twin in ``backends/kernels/opt`` (same file name, same functions)."""
+    if kernels not in KERNEL_SETS:
+        raise ToolchainError(f"kernels={kernels!r} is not a kernel set; use one of {', '.join(KERNEL_SETS)}")
+    files = dict(sources.files)
+    if kernels == "optimized":
+        twins = [k for k in files if k.endswith(".c") and (OPT_KERNEL_DIR / k).is_file()]
+        for k in twins:
+            files[k] = (OPT_KERNEL_DIR / k).read_text()
+        if twins:
+            files["ei_int8_opt.h"] = (OPT_KERNEL_DIR / "ei_int8_opt.h").read_text()
+    return files
+
+
 def build(sources: CSources, target: str | Path | Board, out_dir: str | Path,
-          inputs: list[np.ndarray] | None = None) -> dict[str, Any]:
+          inputs: list[np.ndarray] | None = None, kernels: str = "reference") -> dict[str, Any]:
     """Build ``sources`` for ``target`` into ``out_dir/<name>.elf`` and size it against the board.
 
     ``inputs`` (one array per model input, rows of samples) are baked into the harness;
-    without them one row of zeros is, which is enough to size the build.
+    without them one row of zeros is, which is enough to size the build. ``kernels`` picks
+    the kernel set: ``"reference"`` or ``"optimized"`` (the twins in ``backends/kernels/opt``:
+    DSP SIMD where the board's compiler flags enable it, unrolled portable C elsewhere).
 
     >>> # r = build(m.sources, "cortex-m4", "out/m4"); r["flash_bytes"], r["fits"]
     """
@@ -80,7 +102,8 @@ def build(sources: CSources, target: str | Path | Board, out_dir: str | Path,
     if inputs is None:
         inputs = [np.zeros((1, n), dtype=np.dtype(dt)) for _, dt, n in sources.signature["inputs"]]
     n_rows = len(inputs[0])
-    files = dict(sources.files)
+    files = kernel_files(sources, kernels)
+    optimized = {k for k in files if k.endswith(".c") and files[k] != sources.files.get(k, files[k])}
     files[INPUTS_FILE] = inputs_c(sources.signature, inputs)
     files[HARNESS_FILE] = harness_c(sources.name, sources.signature, n_rows)
     files["ei_platform.h"] = (RUNTIME_DIR / "ei_platform.h").read_text()
@@ -95,7 +118,8 @@ def build(sources: CSources, target: str | Path | Board, out_dir: str | Path,
     objs = []
     for c in sorted(k for k in files if k.endswith(".c")):
         obj = c[:-2] + ".o"
-        _run([cc, *cflags, "-I.", "-c", c, "-o", obj], out, f"compiling {c} for {board.name}")
+        extra = OPT_CFLAGS if c in optimized else []
+        _run([cc, *cflags, *extra, "-I.", "-c", c, "-o", obj], out, f"compiling {c} for {board.name}")
         objs.append(obj)
     elf = out / f"{sources.name}.elf"
     link = [cc, *board.ldflags, *_link_flags(board, out), f"-Wl,-Map={sources.name}.map", "-o", elf.name,
@@ -118,7 +142,8 @@ def build(sources: CSources, target: str | Path | Board, out_dir: str | Path,
     model = map_object_sizes(out / f"{sources.name}.map", model_objs)
     fits, message = fit_report(board.name, board.flash_bytes, board.ram_bytes, flash, ram, symbols,
                                f"model {sources.name!r}")
-    return {"target": board.name, "elf": str(elf), "flash_bytes": flash, "ram_bytes": ram, "stack_bytes": stack,
+    return {"target": board.name, "kernels": kernels, "elf": str(elf), "flash_bytes": flash, "ram_bytes": ram,
+            "stack_bytes": stack,
             "model_flash_bytes": model["flash"], "model_ram_bytes": model["ram"],
             "arena_bytes": sources.arena_bytes, "board_flash_bytes": board.flash_bytes,
             "board_ram_bytes": board.ram_bytes, "fits": fits, "message": message,

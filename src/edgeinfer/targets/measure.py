@@ -20,12 +20,12 @@ import numpy as np
 from edgeinfer.backends.c.emit import CSources
 from edgeinfer.errors import EdgeInferError, InputError
 from edgeinfer.targets.boards import Board, get_board
-from edgeinfer.targets.crossbuild import build
+from edgeinfer.targets.crossbuild import KERNEL_SETS, build
 from edgeinfer.targets.cycles import classify, cost
 from edgeinfer.targets.emulate import can_count, decode_outputs, run
 
 ESTIMATED = ["cycles", "latency_ms", "energy_uj"]
-KERNELS = ("reference",)
+KERNELS = KERNEL_SETS
 
 
 class DoesNotFitError(EdgeInferError):
@@ -44,7 +44,7 @@ def _markers(elf: Path, thumb: bool) -> tuple[int, int]:
     return addr["ei_begin"] & mask, addr["ei_end"] & mask
 
 
-def _work_dir(sources: CSources, board: Board, inputs: list[np.ndarray]) -> Path:
+def _work_dir(sources: CSources, board: Board, inputs: list[np.ndarray], kernels: str = "reference") -> Path:
     from edgeinfer.backends.c.build import cache_dir
 
     h = hashlib.sha256()
@@ -53,7 +53,7 @@ def _work_dir(sources: CSources, board: Board, inputs: list[np.ndarray]) -> Path
     for a in inputs:
         h.update(a.tobytes())
     # the process id keeps concurrent test workers out of each other's build folders
-    d = cache_dir().parent / "targets" / f"{sources.name}_{board.name}_{h.hexdigest()[:12]}_{os.getpid()}"
+    d = cache_dir().parent / "targets" / f"{sources.name}_{board.name}_{kernels}_{h.hexdigest()[:12]}_{os.getpid()}"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -76,10 +76,11 @@ def _compare(got: list[np.ndarray], ref: list[np.ndarray]) -> tuple[bool, float]
 
 
 def measure_sources(sources: CSources, board: Board, inputs: list[np.ndarray], out_dir: str | Path | None = None,
-                    reference: list[np.ndarray] | None = None, macs: int | None = None) -> dict[str, Any]:
+                    reference: list[np.ndarray] | None = None, macs: int | None = None,
+                    kernels: str = "reference") -> dict[str, Any]:
     """Build ``sources`` with ``inputs`` baked in, run on ``board``, measure; compare with ``reference``."""
-    out = Path(out_dir) if out_dir is not None else _work_dir(sources, board, inputs)
-    b = build(sources, board, out, inputs=inputs)
+    out = Path(out_dir) if out_dir is not None else _work_dir(sources, board, inputs, kernels)
+    b = build(sources, board, out, inputs=inputs, kernels=kernels)
     if not b["fits"]:
         raise DoesNotFitError(b["message"])
     elf = Path(b["elf"])
@@ -88,7 +89,7 @@ def measure_sources(sources: CSources, board: Board, inputs: list[np.ndarray], o
     markers = _markers(elf, board.isa == "thumb") if counting else None
     res = run(board, elf, markers)
     got = decode_outputs(res, sources.signature, n_rows)
-    result: dict[str, Any] = {k: b[k] for k in ("target", "elf", "flash_bytes", "ram_bytes", "stack_bytes",
+    result: dict[str, Any] = {k: b[k] for k in ("target", "kernels", "elf", "flash_bytes", "ram_bytes", "stack_bytes",
                                                 "model_flash_bytes", "model_ram_bytes", "arena_bytes", "fits")}
     result["stack_used_bytes"] = res.stack_used
     result["rows"] = n_rows
@@ -156,7 +157,7 @@ def measure(model: Any, target: str | Path | Board = "cortex-m4", inputs: Any = 
     ref_all = ir_run(graph, X)
     reference = [ref_all[o] for o in graph.outputs]
     macs = int(graph_cost(graph.copy())["macs"])
-    return measure_sources(sources, board, [X], out_dir, reference=reference, macs=macs)
+    return measure_sources(sources, board, [X], out_dir, reference=reference, macs=macs, kernels=kernels)
 
 
 _CTYPES = {"float": np.float32, "double": np.float64, "int8_t": np.int8, "uint8_t": np.uint8, "int16_t": np.int16,

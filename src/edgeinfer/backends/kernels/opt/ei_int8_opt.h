@@ -1,0 +1,67 @@
+/* ei_int8_opt.h: shared pieces of the optimised int8 kernels (twins of ei_conv_s8.c,
+ * ei_fc_s8.c, ei_pool_s8.c with the same signatures, chosen at build time).
+ *
+ * With the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33) the dot products run on
+ * SMLAD over sign-extended pairs: a 32-bit word of four int8 becomes (b0, b2) and (b1, b3)
+ * with SXTB16 / SXTB16 ROR 8, and the input's zero point is added in the same instruction
+ * (SXTAB16). Weights and inputs then meet in the same lane order, so no repacking is
+ * needed. Without DSP the same blocking runs as unrolled portable C.
+ *
+ * Requantization is TFLite's MultiplyByQuantizedMultiplier written without the 64-bit
+ * division: for a positive multiplier (always the case, it lies in [2^30, 2^31)),
+ * SaturatingRoundingDoublingHighMul(a, b) == (a * b + 2^30) >> 31 for both signs of a * b
+ * (the negative nudge 1 - 2^30 and the truncating division cancel out), and the
+ * saturating case a == b == INT32_MIN cannot occur. Results are bit-exact with the
+ * reference kernels; tests check that under emulation. */
+#ifndef EI_INT8_OPT_H
+#define EI_INT8_OPT_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "ei_int8.h"
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include <arm_acle.h>
+#define EI_OPT_DSP 1
+/* SXTB16 / SXTAB16 of the odd bytes (1, 3): the instructions' own ROR #8 operand. GCC's
+ * builtins do not fold a separate rotate into it, so this is written out (as CMSIS-NN's
+ * __SXTB16_RORn does for GCC). */
+static inline int16x2_t ei_opt_sxtb16_ror8(uint32_t v)
+{
+  int16x2_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
+
+static inline int16x2_t ei_opt_sxtab16_ror8(uint32_t a, uint32_t v)
+{
+  int16x2_t r;
+  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+  return r;
+}
+#else
+#define EI_OPT_DSP 0
+#endif
+
+static inline int32_t ei_opt_requant(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi)
+{
+  const int32_t right = shift > 0 ? 0 : -shift;
+  const int32_t x = shift > 0 ? (int32_t)((uint32_t)acc << shift) : acc;
+  const int32_t hm = (int32_t)(((int64_t)x * mult + ((int64_t)1 << 30)) >> 31);
+  const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+  const int32_t threshold = (mask >> 1) + (hm < 0 ? 1 : 0);
+  int32_t v = (hm >> right) + ((hm & mask) > threshold ? 1 : 0) + zp;
+  v = v < lo ? lo : v;
+  return v > hi ? hi : v;
+}
+
+/* Four bytes from any address (the compiler emits one LDR where unaligned access is allowed). */
+static inline uint32_t ei_opt_ld32(const int8_t *p)
+{
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+#endif /* EI_INT8_OPT_H */
