@@ -72,3 +72,27 @@ def test_unsupported_scheme_and_op(digits_cnn):
     tree = DecisionTreeClassifier(max_depth=2).fit(X[:50].reshape(50, -1), np.arange(50) % 3)
     with pytest.raises(UnsupportedModelError, match="cannot quantize ops"):
         edgeinfer.quantize(tree, calibration=X[:10].reshape(10, -1))
+
+
+def test_relu_after_add_is_folded_into_the_add():
+    """A residual block's Relu after the Add (not fusable by the float passes) becomes QAdd's clamp."""
+    class Block(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.Conv2d(2, 4, 1)
+            self.fc = torch.nn.Linear(4 * 6 * 6, 3)
+
+        def forward(self, x):
+            return self.fc(torch.relu(self.a(x) + self.b(x)).flatten(1))
+
+    torch.manual_seed(1)
+    net = Block().eval()
+    X = np.random.default_rng(0).standard_normal((40, 2, 6, 6)).astype(np.float32)
+    graph = edgeinfer.load_graph(net, torch.from_numpy(X[:1]))
+    q = edgeinfer.quantize(graph, calibration=X[:30])
+    add = next(n for n in q.nodes if n.op == "QAdd")
+    assert add.attr("act_min") == add.attr("out_zp")
+    r = edgeinfer.compare(graph, q, X[30:])
+    assert r["top1_agreement"] >= 0.9
+    np.testing.assert_array_equal(edgeinfer.convert(q, name="relu_add").predict(X[30:]),
+                                  edgeinfer.ir.run(q, X[30:])[q.outputs[0]])

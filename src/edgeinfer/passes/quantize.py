@@ -154,9 +154,19 @@ class _Quantizer:
     op_dropout = op_identity
 
     def op_relu(self, node: Node) -> None:
-        # a Relu left unfused follows an op whose int8 output already covers [0, max]: clamp by requantizing
-        raise UnsupportedModelError(f"Relu node {node.name!r} does not follow a Conv/Gemm; run "
-                                    "edgeinfer.passes.fuse_activations (quantize does) or fuse it in the model")
+        """A Relu left unfused (after an Add): raise the clamp of the int8 op producing its input.
+
+        The producer keeps its calibrated output scale; only its ``act_min`` moves to the zero point,
+        which is exact when nothing else reads the pre-Relu value."""
+        x = node.inputs[0]
+        src = next((n for n in self.q.nodes if self.map.get(x) in n.outputs), None)
+        users = [n for n in self.f.nodes if x in n.inputs]
+        if src is None or "act_min" not in src.attrs and src.op not in ("QAdd", "QMul") or len(users) != 1 \
+                or x in self.f.outputs:
+            raise UnsupportedModelError(f"Relu node {node.name!r} does not follow a Conv/Gemm/Add; run "
+                                        "edgeinfer.passes.fuse_activations (quantize does) or fuse it in the model")
+        src.attrs["act_min"] = max(int(src.attrs.get("act_min", -128)), int(self.qp[x][1]))
+        self._alias(node)
 
     def op_conv(self, node: Node) -> None:
         w = self.f.const(node.inputs[1])
