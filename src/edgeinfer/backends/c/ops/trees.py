@@ -36,7 +36,7 @@ from edgeinfer.backends.c.registry import c_op
 from edgeinfer.errors import UnsupportedModelError
 from edgeinfer.ir.ops.trees import Tree, n_raw, trees_of
 
-GROUP = 8           # at most this many trees are walked together by the table layout
+GROUP = 10          # at most this many trees are walked together by the table layout
 INLINE_MAX_BRANCHES = 2048  # "auto" inlines up to this many branches (RF(10, depth 8) digits: 82 vs 200 ns)
 U32 = 2.0 ** -24
 
@@ -117,51 +117,58 @@ def _preorder(tree: Tree) -> list[int]:
 
 
 class _Table:
-    """Packed branch words, thresholds, roots and offsets of the table layout."""
+    """Packed node words, thresholds, roots and offsets of the table layout.
+
+    A tree is its branches in pre-order, then one leaf word per distinct leaf vector it uses.
+    A branch word is (pair id | left | right), refs local to the tree; a leaf word is
+    (pair "feature 0 > +inf", never true | itself | vector id): a walk that reaches a leaf
+    stays there with no test of its own, so every step is the same few instructions.
+    """
 
     def __init__(self, ctx: EmitContext, p: Plan) -> None:
+        stay = (0, float("inf"))
         pairs = sorted({(int(t.feature[i]), float(t.threshold[i]))
-                        for t in p.trees for i in np.flatnonzero(~t.is_leaf)})
-        thr_id = {fv: i for i, fv in enumerate(pairs)} or {(0, 0.0): 0}
-        pairs = pairs or [(0, 0.0)]
-        orders = [_preorder(t) for t in p.trees]
-        self.lb = max([len(o) for o in orders] + [1])
-        n_vec = len(p.vecs)
+                        for t in p.trees for i in np.flatnonzero(~t.is_leaf)} | {stay})
+        thr_id = {fv: i for i, fv in enumerate(pairs)}
         words_t, words_l, words_r, offs, roots = [], [], [], [], []
-        for t, order, lv in zip(p.trees, orders, p.leaf_vec, strict=True):
+        for t, lv in zip(p.trees, p.leaf_vec, strict=True):
+            order = _preorder(t)
             local = {n: j for j, n in enumerate(order)}
-            ref = lambda n, local=local, lv=lv: local[n] if n in local else self.lb + int(lv[n])  # noqa: B023
+            vids = sorted({int(v) for v in lv[t.is_leaf]})
+            at = {v: len(order) + j for j, v in enumerate(vids)}
+            ref = lambda n, local=local, at=at, lv=lv: local[n] if n in local else at[int(lv[n])]  # noqa: B023
             roots.append(ref(0))
-            offs.append(len(words_t) if order else 0)
+            offs.append(len(words_t))
             for n in order:
                 words_t.append(thr_id[(int(t.feature[n]), float(t.threshold[n]))])
                 words_l.append(ref(int(t.left[n])))
                 words_r.append(ref(int(t.right[n])))
+            for v in vids:
+                words_t.append(thr_id[stay])
+                words_l.append(at[v])
+                words_r.append(v)
         n_real = len(p.trees)
         # groups as even as possible: 10 trees walk as 2 x 5, not 8 + 2 padded to 8
         self.group = -(-n_real // -(-n_real // GROUP)) if n_real else 1
         n_pad = (-n_real) % self.group
-        zero = np.flatnonzero(np.all(p.vecs == 0, axis=1))
-        self.pad_ref = self.lb + (int(zero[0]) if len(zero) else 0)
-        roots += [self.pad_ref] * n_pad
+        if not words_t:  # no tree: one leaf word of the zero vector (plan() always has one)
+            zero = int(np.flatnonzero(np.all(p.vecs == 0, axis=1))[0])
+            words_t, words_l, words_r = [thr_id[stay]], [0], [zero]
+        roots += [0] * n_pad  # padding trees walk tree 0 again; their ids are never summed
         offs += [0] * n_pad
-        if not words_t:
-            words_t, words_l, words_r = [0], [self.pad_ref], [self.pad_ref]
-        self.tb, self.rb = _bits(len(pairs)), _bits(self.lb + n_vec)
+        wt, wl, wr = (np.array(a, np.int64) for a in (words_t, words_l, words_r))
+        self.tb, self.rb = _bits(len(pairs)), _bits(int(max(wl.max(), wr.max())) + 1)
         self.packed = self.tb + 2 * self.rb <= 32
         feat = np.array([f for f, _ in pairs])
         self.thr = ctx.const_array("tree_thr", np.array([v for _, v in pairs], np.float32), "float32")
         self.feat = ctx.const_array("tree_feat", feat, smallest_int_dtype(0, int(feat.max())))
-        wt, wl, wr = (np.array(a, np.int64) for a in (words_t, words_l, words_r))
         if self.packed:
             words = wt | (wl << self.tb) | (wr << (self.tb + self.rb))
             self.nodes = ctx.const_array("tree_nodes", words.astype(np.uint32), "uint32")
-            self.word_t = "uint32_t"
         else:
             self.nodes_t = ctx.const_array("tree_ntid", wt, smallest_int_dtype(0, int(wt.max())))
-            refmax = int(max(wl.max(), wr.max()))
-            self.nodes_l = ctx.const_array("tree_nleft", wl, smallest_int_dtype(0, refmax))
-            self.nodes_r = ctx.const_array("tree_nright", wr, smallest_int_dtype(0, refmax))
+            self.nodes_l = ctx.const_array("tree_nleft", wl, smallest_int_dtype(0, int(wl.max())))
+            self.nodes_r = ctx.const_array("tree_nright", wr, smallest_int_dtype(0, int(wr.max())))
         self.root = ctx.const_array("tree_root", np.array(roots), smallest_int_dtype(0, max(roots)))
         self.off = ctx.const_array("tree_off", np.array(offs), smallest_int_dtype(0, max(offs)))
         depths = [t.depth() for t in p.trees] + [0] * n_pad
@@ -170,21 +177,23 @@ class _Table:
         self.gdepth = ctx.const_array("tree_gdepth", gd, smallest_int_dtype(0, int(gd.max(initial=0))))
 
     def step(self, o: str, r: str) -> str:
-        """C: one branch-free step of ref ``r`` in the tree whose branches start at ``o``."""
-        lb = self.lb
+        """C: one branch-free step of node ``r`` in the tree whose words start at ``o``."""
         # arithmetic selects, not ternaries: the compiler keeps them branch-free (a branch here
-        # mispredicts half the time); a leaf ref (>= LEAF_BASE) stays put, reading branch 0 harmlessly
-        head = f"{{ const uint32_t m_ = 0u - (uint32_t)({r} < {lb}u); "
-        keep = f"{r} = (n_ & m_) | ({r} & ~m_); }}"
+        # mispredicts half the time)
         if self.packed:
             tm, rm = (1 << self.tb) - 1, (1 << self.rb) - 1
-            return (head + f"const uint32_t w_ = {self.nodes}[{o} + ({r} & m_)]; const uint32_t t_ = w_ & {tm}u; "
-                    f"const uint32_t n_ = (w_ >> ({self.tb}u + {self.rb}u * (uint32_t)(x[{self.feat}[t_]] > "
-                    f"{self.thr}[t_]))) & {rm}u; " + keep)
-        return (head + f"const uint32_t i_ = {o} + ({r} & m_); const uint32_t t_ = {self.nodes_t}[i_]; "
+            return (f"{{ const uint32_t w_ = {self.nodes}[{o} + {r}]; const uint32_t t_ = w_ & {tm}u; "
+                    f"{r} = (w_ >> ({self.tb}u + {self.rb}u * (uint32_t)(x[{self.feat}[t_]] > {self.thr}[t_]))) "
+                    f"& {rm}u; }}")
+        return (f"{{ const uint32_t i_ = {o} + {r}; const uint32_t t_ = {self.nodes_t}[i_]; "
                 f"const uint32_t g_ = 0u - (uint32_t)(x[{self.feat}[t_]] > {self.thr}[t_]); "
-                f"const uint32_t n_ = ((uint32_t){self.nodes_l}[i_] & ~g_) | ((uint32_t){self.nodes_r}[i_] & g_); "
-                + keep)
+                f"{r} = ((uint32_t){self.nodes_l}[i_] & ~g_) | ((uint32_t){self.nodes_r}[i_] & g_); }}")
+
+    def vector(self, o: str, r: str) -> str:
+        """C: the leaf vector id held by the leaf word ``r`` a walk ended on."""
+        if self.packed:
+            return f"{self.nodes}[{o} + {r}] >> {self.tb + self.rb}u"
+        return f"{self.nodes_r}[{o} + {r}]"
 
 
 def _inline_tree(p: Plan, t: int) -> str:
@@ -266,7 +275,8 @@ def tree_ensemble(ctx: EmitContext, node) -> str:
         walk += [f"    uint32_t r{j} = {tab.root}[t0 + {j}]; const uint32_t o{j} = {tab.off}[t0 + {j}];"
                  for j in range(gs)]
         walk += ["    for (d = 0; d < dg; ++d) {"] + [f"      {tab.step(f'o{j}', f'r{j}')}" for j in range(gs)]
-        walk += ["    }"] + [f"    leaf[t0 + {j}] = ({vec_t})(r{j} - {tab.lb}u);" for j in range(gs)] + ["  }"]
+        walk += ["    }"] + [f"    leaf[t0 + {j}] = ({vec_t})({tab.vector(f'o{j}', f'r{j}')});"
+                               for j in range(gs)] + ["  }"]
     else:
         slots = max(nt, 1)
         walk = []
