@@ -1,8 +1,9 @@
 """Code generation vs the .eim interpreter (vs TFLite Micro where installed) on the zoo models, in one run.
 
 Per model: model-file size (.eim) vs the float32 ``.tflite`` of a Keras twin with the same layers
-(needs TensorFlow), arena bytes, and host latency of the generated C and of the interpreter
-(gcc -O2, one sample per call, best of several passes, side by side in one process). Once: the
+of ``nn_float.py``'s Keras twin with the same weights (needs TensorFlow), arena bytes, and host
+latency of the generated C, of the interpreter (both gcc -O3 -march=native, the model loaded
+once, best of alternating passes in one process) and of the tflite-micro Python interpreter. Once: the
 interpreter runtime's code size on cortex-m4 (arm-none-eabi-gcc -Os, linked with --gc-sections
 and a resolver registering the zoo models' ops) against TFLite Micro's published figure for its
 core runtime alone (no kernels), a lower bound on TFLM's size for the same kernel set.
@@ -17,10 +18,12 @@ import ctypes
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,45 +35,32 @@ ZOO_OPS = ["EI_REG_DENSE", "EI_REG_CONV", "EI_REG_GLOBAL_AVGPOOL", "EI_REG_BINAR
            "EI_REG_SOFTMAX", "EI_REG_COPY"]
 
 
-def tflite_size(name: str) -> int | None:
-    """Bytes of a float32 .tflite of a Keras model with the zoo model's layers (None without TensorFlow)."""
+def _nn_float() -> Any:
+    """benchmarks/nn_float.py: its Keras twins carry the torch zoo model's very weights (BN folded)."""
+    sys.path.insert(0, str(HERE))
+    import nn_float
+
+    return nn_float
+
+
+def tflite_twin(name: str, module: Any) -> bytes | None:
+    """The float32 .tflite of the Keras twin of ``module`` (same layers, same weights); None without TensorFlow."""
     try:
-        import tensorflow as tf
+        import tensorflow  # noqa: F401
     except Exception:
         return None
-    k = tf.keras
-    L = k.layers
-    if name == "fc_autoencoder":
-        x = inp = k.Input((640,))
-        for n in [128] * 4 + [8] + [128] * 4:
-            x = L.ReLU()(L.BatchNormalization()(L.Dense(n)(x)))
-        out = L.Dense(640)(x)
-    elif name == "ds_cnn":
-        x = inp = k.Input((49, 10, 1))
-        x = L.ReLU()(L.BatchNormalization()(L.Conv2D(64, (10, 4), 2, padding="same")(x)))
-        for _ in range(4):
-            x = L.ReLU()(L.BatchNormalization()(L.DepthwiseConv2D(3, padding="same")(x)))
-            x = L.ReLU()(L.BatchNormalization()(L.Conv2D(64, 1)(x)))
-        out = L.Softmax()(L.Dense(12)(L.GlobalAveragePooling2D()(x)))
-    elif name == "resnet8":
-        x = inp = k.Input((32, 32, 3))
-        x = L.ReLU()(L.BatchNormalization()(L.Conv2D(16, 3, padding="same")(x)))
-        for o, s in ((16, 1), (32, 2), (64, 2)):
-            y = L.ReLU()(L.BatchNormalization()(L.Conv2D(o, 3, s, padding="same")(x)))
-            y = L.BatchNormalization()(L.Conv2D(o, 3, padding="same")(y))
-            skip = x if s == 1 and x.shape[-1] == o else L.Conv2D(o, 1, s)(x)
-            x = L.ReLU()(L.Add()([y, skip]))
-        out = L.Softmax()(L.Dense(10)(L.GlobalAveragePooling2D()(x)))
-    else:
-        x = inp = k.Input((96, 96, 3))
-        x = L.ReLU(6.0)(L.BatchNormalization()(L.Conv2D(8, 3, 2, padding="same")(x)))
-        cfg = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
-        for o, s in cfg:
-            x = L.ReLU(6.0)(L.BatchNormalization()(L.DepthwiseConv2D(3, s, padding="same")(x)))
-            x = L.ReLU(6.0)(L.BatchNormalization()(L.Conv2D(max(8, o // 4), 1)(x)))
-        out = L.Softmax()(L.Dense(2)(L.GlobalAveragePooling2D()(x)))
-    conv = tf.lite.TFLiteConverter.from_keras_model(k.Model(inp, out))
-    return len(conv.convert())
+    nf = _nn_float()
+    return nf.to_tflite(nf.keras_twin(name, module))
+
+
+def tflm_latency_ns(tfl: bytes, x: np.ndarray, reps: int) -> dict | None:
+    """The tflite-micro Python interpreter on the .tflite twin (None when the package is missing or fails)."""
+    try:
+        res = _nn_float().tflm_run(tfl, x if x.ndim == 2 else np.ascontiguousarray(x.transpose(0, 2, 3, 1)), reps, 3)
+    except Exception as e:  # noqa: BLE001 - reported, not fatal: the other columns still stand
+        print(f"tflite-micro: {type(e).__name__}: {e}", file=sys.stderr)
+        return None
+    return {"latency_ns": res["latency_us"] * 1e3, "arena_bytes": res["arena_bytes"]}
 
 
 def arm_runtime_size() -> dict[str, int] | None:
@@ -115,26 +105,38 @@ def latency_ns(fn, n_min: float = 0.3, repeats: int = 5) -> float:
     return best
 
 
-def bench_model(name: str) -> dict:
+def bench_model(name: str, quick: bool) -> dict:
+    import torch
+
     import edgeinfer
     from edgeinfer import zoo
     from edgeinfer.backends.c.model import CModel
     from edgeinfer.backends.interp.model import InterpModel
 
-    g = edgeinfer.load_graph(getattr(zoo, name)(), zoo.example_input(name))
+    torch.manual_seed(0)
+    module = zoo.MODELS[name]()
+    _nn_float().randomise_batchnorm(module, 1)
+    x = np.random.default_rng(0).standard_normal(zoo.INPUTS[name]).astype(np.float32)
+    g = edgeinfer.load_graph(module, torch.from_numpy(x))
     c, it = CModel(g, name), InterpModel(g, name)
-    x = np.random.default_rng(0).standard_normal((1, *it.input_shape)).astype(np.float32)
     ref = c.run(x)[g.outputs[0]]
     assert np.allclose(it.run(x)[g.outputs[0]], ref, rtol=1e-4, atol=1e-6)
-    rows = 16  # the interpreter validates (CRC over the whole file) once per batch call: amortised over rows
+    rows = 16 if name == "fc_autoencoder" else 4  # one ctypes call per batch, the same for both
     arr = [np.ascontiguousarray(np.repeat(x, rows, axis=0))]
     t_c, t_i = [], []
     for _ in range(3):  # alternate, so both see the same machine load
         t_c.append(latency_ns(lambda: c._run(arr)) / rows)
         t_i.append(latency_ns(lambda: it._run(arr)) / rows)
-    return {"model": name, "eim_bytes": len(it.data), "tflite_bytes": tflite_size(name),
+    invoke_ns = min(it.loaded().bench_ns(arr, 200 if name == "fc_autoencoder" else 10) for _ in range(3))
+    tfl = tflite_twin(name, module)
+    tflm = tflm_latency_ns(tfl, x, 20 if name == "fc_autoencoder" else 3) if tfl and not quick else None
+    return {"model": name, "eim_bytes": len(it.data), "tflite_bytes": len(tfl) if tfl else None,
+            "eim_over_tflite": len(it.data) / len(tfl) if tfl else None,
             "arena_bytes_interp": it.blob.arena_bytes, "arena_bytes_c": c.sources.arena_bytes,
-            "latency_ns_c": min(t_c), "latency_ns_interp": min(t_i), "latency_ratio": min(t_i) / min(t_c)}
+            "latency_ns_c": min(t_c), "latency_ns_interp": min(t_i), "latency_ratio": min(t_i) / min(t_c),
+            "invoke_ns_interp_timed_in_c": invoke_ns,
+            "latency_ns_tflm_python": tflm["latency_ns"] if tflm else None,
+            "arena_bytes_tflm": tflm["arena_bytes"] if tflm else None}
 
 
 def main() -> int:
@@ -143,19 +145,24 @@ def main() -> int:
     a = ap.parse_args()
     warnings.filterwarnings("ignore")
     names = ["fc_autoencoder", "ds_cnn"] if a.quick else ["fc_autoencoder", "ds_cnn", "resnet8", "mobilenet_v1"]
-    rows = [bench_model(n) for n in names]
+    rows = [bench_model(n, a.quick) for n in names]
     arm = arm_runtime_size()
-    print(f"{'model':<16}{'.eim B':>10}{'.tflite B':>11}{'arena B':>10}{'C ns':>12}{'interp ns':>12}{'ratio':>7}")
+    print(f"{'model':<16}{'.eim B':>10}{'.tflite B':>11}{'arena B':>10}{'C ns':>12}{'interp ns':>12}{'ratio':>7}"
+          f"{'TFLM ns':>12}")
     for r in rows:
+        tflm = f"{r['latency_ns_tflm_python']:.0f}" if r["latency_ns_tflm_python"] else "-"
         print(f"{r['model']:<16}{r['eim_bytes']:>10}{str(r['tflite_bytes']):>11}{r['arena_bytes_interp']:>10}"
-              f"{r['latency_ns_c']:>12.0f}{r['latency_ns_interp']:>12.0f}{r['latency_ratio']:>7.2f}")
+              f"{r['latency_ns_c']:>12.0f}{r['latency_ns_interp']:>12.0f}{r['latency_ratio']:>7.2f}{tflm:>12}")
     if arm:
         print(f"runtime code on cortex-m4 (zoo ops registered, -Os, gc-sections): {arm['runtime_code_bytes']} B; "
               f"TFLite Micro core runtime alone (documented): {TFLM_CORE_BYTES} B; "
               f"ratio <= {arm['runtime_code_bytes'] / TFLM_CORE_BYTES:.2f}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"models": rows, "cortex_m4": arm, "tflm_core_bytes_documented": TFLM_CORE_BYTES,
-                               "note": "host latency, one sample per call, gcc -O2, min of alternating passes"},
+                               "note": "host latency per sample (rows per ctypes call, same for C and interp), "
+                                       "gcc -O3 -march=native for both, min of alternating passes; .tflite = Keras "
+                                       "twin with the same weights (nn_float.py); TFLM = tflite-micro Python "
+                                       "interpreter (x86 host build of TFLM)"},
                               indent=2))
     print(f"wrote {OUT}")
     return 0

@@ -148,7 +148,8 @@ def test_save_writes_model_header_and_runtime(tmp_path, digits) -> None:
     paths = {p.name for p in m.save(tmp_path)}
     assert {"digits_lr.eim", "digits_lr_eim.h", "ei_interp.c", "ei_interp.h", "ei_dense.c"} <= paths
     assert (tmp_path / "digits_lr.eim").read_bytes() == m.data
-    assert f"#define EI_DIGITS_LR_ARENA_BYTES {max(m.blob.arena_bytes, 1)}" in (tmp_path / "digits_lr_eim.h").read_text()
+    header = (tmp_path / "digits_lr_eim.h").read_text()
+    assert f"#define EI_DIGITS_LR_ARENA_BYTES {max(m.blob.arena_bytes, 1)}" in header
     from edgeinfer.backends.interp.model import run_file
 
     out = run_file(tmp_path / "digits_lr.eim", X[:50])

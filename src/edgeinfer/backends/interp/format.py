@@ -28,7 +28,7 @@ from edgeinfer.ir.graph import Graph
 from edgeinfer.ir.node import Node
 
 MAGIC = 0x314D4945  # "EIM1"
-VERSION = 1
+VERSION = 2
 HEADER = struct.Struct("<16I")
 TENSOR = struct.Struct("<4B4IIfi")
 OP_HEAD = struct.Struct("<HBB8HII")
@@ -36,16 +36,21 @@ NO_TENSOR = 0xFFFF
 NONE_OFF = 0xFFFFFFFF
 MAX_DIMS = 4
 MAX_OP_TENSORS = 8
+#: alignment of large data-section tables and of the data section itself (bytes)
+DATA_ALIGN = 64
 
 DTYPES = {"float32": 0, "float64": 1, "int32": 2, "int16": 3, "int8": 4, "uint8": 5}
 KIND_ARENA, KIND_CONST, KIND_INPUT, KIND_OUTPUT = 0, 1, 2, 3
 
 OP_DENSE, OP_CONV, OP_POOL, OP_GAP, OP_BINARY, OP_UNARY, OP_SOFTMAX, OP_COPY, OP_ARGMAX, OP_SCALER, OP_STACK, \
-    OP_TREES = range(1, 13)
+    OP_TREES, OP_AFFINE = range(1, 14)
 #: runtime op code -> name (docs, footprint, benchmarks)
 OP_NAMES = {OP_DENSE: "DENSE", OP_CONV: "CONV", OP_POOL: "POOL", OP_GAP: "GLOBAL_AVGPOOL", OP_BINARY: "BINARY",
             OP_UNARY: "UNARY", OP_SOFTMAX: "SOFTMAX", OP_COPY: "COPY", OP_ARGMAX: "ARGMAX", OP_SCALER: "SCALER",
-            OP_STACK: "STACK", OP_TREES: "TREES"}
+            OP_STACK: "STACK", OP_TREES: "TREES", OP_AFFINE: "AFFINE"}
+#: conv kernels (CONV's ``kind`` word), as the C backend picks them (``backends/c/ops/nn.py``)
+CONV_DIRECT, CONV_POINTWISE, CONV_GEMM, CONV_DEPTHWISE, CONV_TRANSPOSE = range(5)
+INF_WORDS = (0xFF800000, 0x7F800000)  # -inf, +inf as float32 words
 
 
 def f32w(v: float) -> int:
@@ -78,10 +83,15 @@ class _Builder:
 
     # -- data section
     def add_data(self, arr: np.ndarray) -> int:
-        """Append an array (8-byte aligned); returns its offset in the data section."""
-        self.data += b"\0" * (-len(self.data) % 8)
+        """Append an array; returns its offset in the data section.
+
+        8-byte aligned; tables of 1 KiB or more 64-byte aligned (a cache line: vector loads of weight
+        rows then never straddle two lines, as with the C backend's aligned const arrays).
+        """
+        arr = np.ascontiguousarray(arr)
+        self.data += b"\0" * (-len(self.data) % (DATA_ALIGN if arr.nbytes >= 1024 else 8))
         off = len(self.data)
-        self.data += np.ascontiguousarray(arr).tobytes()
+        self.data += arr.tobytes()
         return off
 
     # -- tensors
@@ -135,7 +145,7 @@ class _Builder:
         ops_off = tensors_off + n_t * TENSOR.size
         io_off = ops_off + n_o * OP_HEAD.size
         data_off = io_off + 2 * n_io
-        data_off += -data_off % 8
+        data_off += -data_off % DATA_ALIGN
         scratch_off = planned_arena + (-planned_arena % 8)
         arena = scratch_off + self.scratch
         body = bytearray()
@@ -170,11 +180,11 @@ def _require_f32(b: _Builder, node: Node) -> None:
 
 
 def _act(node: Node) -> list[int]:
-    """(has_act, lo, hi) words of a fused Relu / Clip."""
+    """(lo, hi) clamp words of a fused Relu / Clip (-inf, +inf without one)."""
     if not node.attr("activation"):
-        return [0, f32w(-np.inf), f32w(np.inf)]
+        return list(INF_WORDS)
     lo, hi = node.attr("activation_params", [0.0, float("inf")])
-    return [1, f32w(lo), f32w(hi)]
+    return [f32w(lo), f32w(hi)]
 
 
 # ---------------------------------------------------------------- lowerings (IR op -> runtime op)
@@ -197,8 +207,9 @@ def _gemm(b: _Builder, node: Node) -> None:
     if w is None or node.attr("transA", 0):
         raise UnsupportedModelError("the interpreter runs Gemm with constant B and without transA")
     m, k = _shape(b, node.inputs[0])
-    wt = (w if node.attr("transB", 0) else w.T).astype(np.float64) * float(node.attr("alpha", 1.0))
-    n = wt.shape[0]
+    # stored (k, n) for ei_fc_f32, the kernel the C backend's Gemm calls
+    wkn = (w.T if node.attr("transB", 0) else w).astype(np.float64) * float(node.attr("alpha", 1.0))
+    n = wkn.shape[1]
     bias = None
     if len(node.inputs) > 2 and node.inputs[2]:
         c = b.g.const(node.inputs[2])
@@ -208,7 +219,7 @@ def _gemm(b: _Builder, node: Node) -> None:
         if not np.all(full == full[0]):
             raise UnsupportedModelError("the interpreter needs Gemm's C to be one row broadcast over the rows")
         bias = b.const(node.inputs[2] + "_bias", full[0].astype(np.float32))
-    wn = b.const(node.inputs[1] + "_nk", wt.astype(np.float32))
+    wn = b.const(node.inputs[1] + "_kn", wkn.astype(np.float32))
     b.op(OP_DENSE, [node.inputs[0], wn, bias], [node.outputs[0]], [m, k, n, *_act(node)])
 
 
@@ -220,24 +231,80 @@ def _matmul(b: _Builder, node: Node) -> None:
         raise UnsupportedModelError("the interpreter runs MatMul with a constant 2-D right operand only")
     k, n = w.shape
     rows = int(np.prod(_shape(b, node.inputs[0]))) // k
-    wn = b.const(node.inputs[1] + "_nk", w.T.astype(np.float32))
-    b.op(OP_DENSE, [node.inputs[0], wn, None], [node.outputs[0]], [rows, k, n, *_act(node)])
+    b.op(OP_DENSE, [node.inputs[0], node.inputs[1], None], [node.outputs[0]], [rows, k, n, *_act(node)])
+
+
+def _packed(w: np.ndarray, bias: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Weights packed [ceil(M/8)][K][8] and the bias padded to a multiple of 8, as ``ei_gemm_f32`` reads them
+    (the layout ei_nn.h documents; the C backend packs the same way)."""
+    w = w.astype(np.float32).reshape(w.shape[0], -1)
+    m = w.shape[0]
+    mp = -(-m // 8) * 8
+    wpad = np.zeros((mp, w.shape[1]), np.float32)
+    wpad[:m] = w
+    bp = np.zeros(mp, np.float32)
+    if bias is not None:
+        bp[:m] = bias.astype(np.float32)
+    return np.ascontiguousarray(wpad.reshape(mp // 8, 8, -1).transpose(0, 2, 1)), bp
 
 
 @lowers("Conv")
 def _conv(b: _Builder, node: Node) -> None:
+    from edgeinfer.backends.c.ops.nn import _chunk_rows, _conv_kind, _geom_values
+
+    _require_f32(b, node)
+    w = b.g.const(node.inputs[1])
+    if w is None:
+        raise UnsupportedModelError("the interpreter needs Conv weights to be constant")
+    x = _shape(b, node.inputs[0])
+    if len(x) not in (3, 4):
+        raise UnsupportedModelError(f"the interpreter has Conv for 1-D and 2-D inputs only, not {x}")
+    geom = _geom_values(b.g, node)
+    md = b.g.metadata
+    kind = _conv_kind(b.g, node)
+    scratch = md.get("scratch", {}).get(node.name)
+    acc = int(node.name in md.get("accumulate", {}))
+    soff, chunk = NONE_OFF, 1
+    bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
+    wname = node.inputs[1]
+    if kind in ("pointwise", "gemm", "depthwise") and (scratch or kind == "pointwise"):
+        code = {"pointwise": CONV_POINTWISE, "gemm": CONV_GEMM, "depthwise": CONV_DEPTHWISE}[kind]
+        if kind == "gemm" or (kind == "pointwise" and scratch and not acc):
+            # a pointwise conv gets its tile whenever the planner placed one (the kernel then also runs
+            # the last partial pixel block at full width); without one it runs from x straight to y
+            soff = scratch[0]
+        if kind == "depthwise":
+            soff = scratch[0]
+        if kind == "gemm":
+            chunk = _chunk_rows(geom)
+        if kind != "depthwise":
+            wp, bp = _packed(w, None if bias is None else b.g.const(bias))
+            wname, bias = b.const(node.inputs[1] + "_pack", wp), b.const(node.name + "_bpack", bp)
+    else:
+        if acc:
+            raise EdgeInferError(f"{node.name}: planned to accumulate into a residual but has no GEMM kernel")
+        code = CONV_DIRECT
+    b.op(OP_CONV, [node.inputs[0], wname, bias], [node.outputs[0]],
+         [x[0], *geom, *_act(node), code, acc, soff, chunk])
+
+
+@lowers("ConvTranspose")
+def _conv_transpose(b: _Builder, node: Node) -> None:
     from edgeinfer.backends.c.ops.nn import _as_2d, _geo2d
-    from edgeinfer.ir.ops.nn import conv_geometry
+    from edgeinfer.ir.ops.nn import convtranspose_geometry
 
     _require_f32(b, node)
     if b.g.const(node.inputs[1]) is None:
-        raise UnsupportedModelError("the interpreter needs Conv weights to be constant")
+        raise UnsupportedModelError("the interpreter needs ConvTranspose weights to be constant")
     x, y, ws = _shape(b, node.inputs[0]), _shape(b, node.outputs[0]), _shape(b, node.inputs[1])
     x2, y2, k2 = _as_2d(node, x), _as_2d(node, y), _as_2d(node, ws)
-    s, d, pb, _ = _geo2d(conv_geometry(node, x[2:], ws[2:]), len(x) - 2)
+    s, d, pb, _ = _geo2d(convtranspose_geometry(node, x[2:], ws[2:]), len(x) - 2)
+    if min(pb) < 0:
+        raise UnsupportedModelError("the interpreter's ConvTranspose takes non-negative pads only")
     geom = [x2[1], x2[2], x2[3], y2[1], y2[2], y2[3], k2[2], k2[3], *s, *d, *pb, node.attr("group", 1)]
     bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
-    b.op(OP_CONV, [node.inputs[0], node.inputs[1], bias], [node.outputs[0]], [x2[0], *geom, *_act(node)[1:]])
+    b.op(OP_CONV, [node.inputs[0], node.inputs[1], bias], [node.outputs[0]],
+         [x2[0], *geom, *_act(node), CONV_TRANSPOSE, 0, NONE_OFF, 1])
 
 
 @lowers("MaxPool", "AveragePool")
@@ -256,23 +323,65 @@ def _pool(b: _Builder, node: Node) -> None:
     b.op(OP_POOL, [node.inputs[0]], [node.outputs[0]], [int(node.op == "AveragePool"), x2[0], *geom])
 
 
-@lowers("GlobalAveragePool")
+@lowers("GlobalAveragePool", "GlobalMaxPool")
 def _gap(b: _Builder, node: Node) -> None:
     _require_f32(b, node)
     x = _shape(b, node.inputs[0])
-    b.op(OP_GAP, [node.inputs[0]], [node.outputs[0]], [x[0] * x[1], int(np.prod(x[2:]))])
+    b.op(OP_GAP, [node.inputs[0]], [node.outputs[0]],
+         [x[0] * x[1], int(np.prod(x[2:])), int(node.op == "GlobalMaxPool")])
+
+
+def _bcast_words(shapes: list[list[int]], out: list[int]) -> list[int]:
+    """dims[4] of the output and strides[4] of each operand (0 along broadcast axes), with adjacent
+    axes merged where every operand allows it, so that most cases run as one flat loop."""
+    def strides(shape: list[int]) -> list[int]:
+        full = [1] * (len(out) - len(shape)) + list(shape)
+        st, acc = [0] * len(full), 1
+        for i in range(len(full) - 1, -1, -1):
+            st[i] = 0 if full[i] == 1 and out[i] != 1 else acc
+            acc *= full[i]
+        return st
+
+    dims, sts = list(out) or [1], [strides(s) or [0] for s in shapes]
+    i = len(dims) - 1
+    while i > 0:
+        if all(st[i - 1] == st[i] * dims[i] for st in sts):  # both contiguous or both broadcast over i-1, i
+            dims[i - 1:i + 1] = [dims[i - 1] * dims[i]]
+            for st in sts:
+                st[i - 1:i + 1] = [st[i]]
+        i -= 1
+    keep = [j for j, d in enumerate(dims) if d != 1] or [len(dims) - 1]
+    dims = [dims[j] for j in keep]
+    sts = [[st[j] for j in keep] for st in sts]
+    if len(dims) > 4:
+        raise UnsupportedModelError(f"the interpreter broadcasts over at most 4 axes, not {out}")
+    pad = 4 - len(dims)
+    return [1] * pad + dims + [w for st in sts for w in [0] * pad + st]
 
 
 @lowers("Add", "Sub", "Mul", "Div")
 def _binary(b: _Builder, node: Node) -> None:
+    if node.name in b.g.metadata.get("accumulate", {}).values():
+        return  # the planner made the conv before it add its result into the other operand's buffer
     _require_f32(b, node)
-    n = int(np.prod(_shape(b, node.outputs[0])))
-    for t in node.inputs:
-        if int(np.prod(_shape(b, t))) not in (1, n):
-            raise UnsupportedModelError(f"the interpreter's {node.op} takes same-size or scalar operands, "
-                                        f"not {_shape(b, t)} against {_shape(b, node.outputs[0])}")
     kind = ["Add", "Sub", "Mul", "Div"].index(node.op)
-    b.op(OP_BINARY, list(node.inputs), [node.outputs[0]], [kind, n])
+    words = _bcast_words([_shape(b, t) for t in node.inputs], _shape(b, node.outputs[0]))
+    b.op(OP_BINARY, list(node.inputs), [node.outputs[0]], [kind, *words])
+
+
+@lowers("BatchNormalization")
+def _batchnorm(b: _Builder, node: Node) -> None:
+    _require_f32(b, node)
+    vals = [b.g.const(i) for i in node.inputs[1:5]]
+    if any(v is None for v in vals):
+        raise UnsupportedModelError("the interpreter needs BatchNormalization's statistics to be constant")
+    scale, bb, mean, var = (np.asarray(v, np.float64) for v in vals)
+    k = scale / np.sqrt(var + node.attr("epsilon", 1e-5))  # as the C backend: float64, then float32
+    x = _shape(b, node.inputs[0])
+    kn = b.const(node.name + "_scale", k.astype(np.float32))
+    sn = b.const(node.name + "_shift", (bb - mean * k).astype(np.float32))
+    b.op(OP_AFFINE, [node.inputs[0], kn, sn], [node.outputs[0]],
+         [x[0], x[1] if len(x) > 1 else 1, int(np.prod(x[2:]))])
 
 
 @lowers("Relu", "Sigmoid", "Tanh", "Clip")
@@ -328,23 +437,41 @@ def _scaler(b: _Builder, node: Node) -> None:
 
 
 class _TableSink:
-    """Stands in for the C backend's EmitContext in ``make_layers``: tables go to the data section.
+    """Stands in for the C backend's EmitContext in ``make_layers``: collects its tables for the data section.
 
-    So the interpreter stores exactly the tables (float32 weights, int16 residuals, double
-    biases) and error-bound constants that the generated C's certified path uses.
+    So the interpreter stores the same tables (float32 weights, int16 residuals, double biases)
+    and error-bound constants that the generated C's certified path uses. The runtime's STACK op
+    reads weights output-major (n_out, n_in), as ``ei_dense_f32`` takes them; when ``make_layers``
+    lays a table out input-major and padded for the generated C's loops, ``finish`` turns it back.
     """
 
     def __init__(self, b: _Builder) -> None:
         self.b = b
+        self.arrays: dict[str, np.ndarray] = {}
         self.offsets: dict[str, int] = {}
 
     def const_array(self, hint: str, arr: np.ndarray, dtype: str | None = None) -> str:
-        key = f"t{len(self.offsets)}"
-        self.offsets[key] = self.b.add_data(np.asarray(arr).astype(dtype or np.asarray(arr).dtype))
+        key = f"t{len(self.arrays)}"
+        self.arrays[key] = np.asarray(arr).astype(dtype or np.asarray(arr).dtype)
         return key
 
+    def finish(self, layers: list[Any]) -> None:
+        """Write every table to the data section, output-major and unpadded."""
+        for lay in layers:
+            n_out = lay.n_out
+            if getattr(lay, "n_pad", None) is None:
+                continue
+            for key in (lay.w, lay.r):
+                if key in self.arrays:
+                    self.arrays[key] = np.ascontiguousarray(self.arrays[key][:, :n_out].T)
+            for key in (lay.b, lay.b64, lay.rs):
+                if key in self.arrays:
+                    self.arrays[key] = np.ascontiguousarray(self.arrays[key][:n_out])
+        for key, arr in self.arrays.items():
+            self.offsets[key] = self.b.add_data(arr)
+
     def off(self, key: str) -> int:
-        return NONE_OFF if key == "NULL" else self.offsets[key]
+        return NONE_OFF if key in ("", "NULL") else self.offsets[key]
 
 
 ACT_CODES = {"identity": 0, "relu": 1, "tanh": 2, "logistic": 3}
@@ -357,6 +484,10 @@ def _stack(b: _Builder, node: Node, params: list[tuple[np.ndarray, np.ndarray]],
 
     sink = _TableSink(b)
     layers = make_layers(sink, node.name, params, exact)  # type: ignore[arg-type]
+    for lay in layers:
+        if exact and not lay.b64:  # the float32 bias is exact: the double path reads it widened
+            lay.b64 = sink.const_array("b64", sink.arrays[lay.b].astype(np.float64))
+    sink.finish(layers)
     lip, eps = ACTIVATION_ERROR[act]
     hidden = max([lay.n_out for lay in layers[:-1]], default=0)
     wide = params[0][0].dtype == np.float64
@@ -453,7 +584,11 @@ def write_eim(graph: Graph, options: dict[str, Any] | None = None) -> EimBlob:
                                  "the interpreter computes one sample per call (batch 1 or symbolic)")
     if set(g.inputs) & set(g.outputs):
         raise EdgeInferError("a tensor is both a graph input and output")
-    g = plan_memory(g)
+    from edgeinfer.backends.c.ops.nn import conv_accumulate_ok, conv_alias_ok, conv_scratch_bytes
+
+    # the C backend's plan (in-place convs, kernel scratch, residual Adds fused into convs), so that the
+    # interpreter runs the same kernels in the same arena
+    g = plan_memory(g, alias_ok=conv_alias_ok, scratch=conv_scratch_bytes, accumulate=conv_accumulate_ok)
     b = _Builder(g, dict(options or {}))
     for node in g.nodes:
         LOWERINGS[node.op](b, node)

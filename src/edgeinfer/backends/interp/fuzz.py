@@ -44,6 +44,23 @@ def seed_models() -> dict[str, bytes]:
     g.add_node("ArgMax", ["sm"], ["am"], axis=1)
     g.outputs += ["sm", "am"]
     seeds["nn"] = write_eim(g).data
+    # the other conv kernels (pointwise, depthwise, gemm with a fused residual, transpose) and the
+    # broadcasting, batch-norm and max-pool ops
+    g = Graph("nn2")
+    g.add_input("x", (None, 4, 6, 6))
+    c = {k: g.add_const(k, np.abs(rng.standard_normal(s)).astype(np.float32) + 0.1) for k, s in
+         [("pw", (4, 4, 1, 1)), ("dw", (4, 1, 3, 3)), ("gw", (4, 4, 3, 3)), ("tw", (4, 2, 2, 2)),
+          ("bn_s", (2,)), ("bn_b", (2,)), ("bn_m", (2,)), ("bn_v", (2,)), ("ch", (1, 2, 1, 1))]}
+    g.add_node("Conv", ["x", c["pw"]], ["a"], kernel_shape=[1, 1])
+    g.add_node("Conv", ["a", c["dw"]], ["b"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=4)
+    g.add_node("Conv", ["b", c["gw"]], ["d"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    g.add_node("Add", ["d", "a"], ["e"])
+    g.add_node("ConvTranspose", ["e", c["tw"]], ["t"], kernel_shape=[2, 2], strides=[2, 2])
+    g.add_node("BatchNormalization", ["t", c["bn_s"], c["bn_b"], c["bn_m"], c["bn_v"]], ["n"])
+    g.add_node("Mul", ["n", c["ch"]], ["u"])
+    g.add_node("GlobalMaxPool", ["u"], ["y"])
+    g.outputs += ["y"]
+    seeds["nn2"] = write_eim(g).data
     from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier

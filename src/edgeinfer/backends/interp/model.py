@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from edgeinfer.backends.base import CompiledModel
-from edgeinfer.backends.c.build import WARN_FLAGS, cache_dir, host_cc, load
+from edgeinfer.backends.c.build import HOST_OPT, WARN_FLAGS, _cpu_id, _host_arch, cache_dir, host_cc, load
 from edgeinfer.backends.c.emit import KERNEL_DIR, check_name
 from edgeinfer.backends.interp.format import DTYPES, HEADER, MAGIC, TENSOR, write_eim
 from edgeinfer.errors import ModelFileError, ToolchainError
@@ -28,44 +28,74 @@ from edgeinfer.ir.graph import Graph
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 #: kernel library files the runtime ops call
 KERNEL_FILES = ["ei_kernels.h", "ei_nn.h", "ei_dense.c", "ei_dense_exact.c", "ei_activation.c",
-                "ei_activation_f64.c", "ei_reduce.c", "ei_conv.c", "ei_pool.c"]
+                "ei_activation_f64.c", "ei_reduce.c", "ei_conv.c", "ei_gemm.c", "ei_pool.c"]
 RUNTIME_FILES = ["ei_interp.h", "ei_interp_ops.h", "ei_interp.c", "ei_ops_nn.c", "ei_ops_classic.c", "ei_ops_all.c"]
 
 STATUS = ["ok", "bad argument", "truncated", "trailing bytes", "bad magic", "unsupported version",
           "checksum mismatch", "inconsistent header", "invalid tensor", "unknown op", "invalid op",
           "arena too small", "not loaded"]
 
-# Host-only: load once, invoke per row (Python calls C once per batch).
+# Host-only: the model is loaded (validated, CRC included) once into a caller-owned ei_model_t, then
+# every call runs rows through invoke only; ei_host_bench times invoke alone in C.
 HOST_C = r"""
+#define _POSIX_C_SOURCE 199309L
+#include <time.h>
 #include "ei_interp.h"
-int32_t ei_host_run(const uint8_t *buf, uint32_t len, uint8_t *arena, uint32_t arena_len, int32_t rows,
-                    const uint8_t *const *ins, const uint32_t *in_bytes, uint8_t *const *outs,
-                    const uint32_t *out_bytes);
-int32_t ei_host_run(const uint8_t *buf, uint32_t len, uint8_t *arena, uint32_t arena_len, int32_t rows,
-                    const uint8_t *const *ins, const uint32_t *in_bytes, uint8_t *const *outs,
-                    const uint32_t *out_bytes)
+uint32_t ei_host_model_size(void);
+int32_t ei_host_load(ei_model_t *m, const uint8_t *buf, uint32_t len, uint8_t *arena, uint32_t arena_len,
+                     uint32_t n_in, const uint32_t *in_bytes, uint32_t n_out, const uint32_t *out_bytes);
+int32_t ei_host_run(const ei_model_t *m, int32_t rows, const uint8_t *const *ins, const uint32_t *in_bytes,
+                    uint8_t *const *outs, const uint32_t *out_bytes);
+double ei_host_bench(const ei_model_t *m, int32_t reps, const void *const *ins, void *const *outs);
+
+uint32_t ei_host_model_size(void)
 {
-  ei_model_t m;
+  return (uint32_t)sizeof(ei_model_t);
+}
+
+int32_t ei_host_load(ei_model_t *m, const uint8_t *buf, uint32_t len, uint8_t *arena, uint32_t arena_len,
+                     uint32_t n_in, const uint32_t *in_bytes, uint32_t n_out, const uint32_t *out_bytes)
+{
+  uint32_t i;
+  ei_status_t st = ei_model_load(m, buf, len, arena, arena_len);
+  if (st != EI_OK) return (int32_t)st;
+  if (ei_model_n_inputs(m) != n_in || ei_model_n_outputs(m) != n_out || n_in > 8 || n_out > 8) {
+    return (int32_t)EI_ERR_ARG;
+  }
+  for (i = 0; i < n_in; ++i) {
+    if (ei_model_input_bytes(m, i) != in_bytes[i]) return (int32_t)EI_ERR_ARG;
+  }
+  for (i = 0; i < n_out; ++i) {
+    if (ei_model_output_bytes(m, i) != out_bytes[i]) return (int32_t)EI_ERR_ARG;
+  }
+  return 0;
+}
+
+int32_t ei_host_run(const ei_model_t *m, int32_t rows, const uint8_t *const *ins, const uint32_t *in_bytes,
+                    uint8_t *const *outs, const uint32_t *out_bytes)
+{
   const void *in[8];
   void *out[8];
   int32_t r;
   uint32_t i;
-  ei_status_t st = ei_model_load(&m, buf, len, arena, arena_len);
-  if (st != EI_OK) return (int32_t)st;
-  if (ei_model_n_inputs(&m) > 8 || ei_model_n_outputs(&m) > 8) return (int32_t)EI_ERR_ARG;
-  for (i = 0; i < ei_model_n_inputs(&m); ++i) {
-    if (ei_model_input_bytes(&m, i) != in_bytes[i]) return (int32_t)EI_ERR_ARG;
-  }
-  for (i = 0; i < ei_model_n_outputs(&m); ++i) {
-    if (ei_model_output_bytes(&m, i) != out_bytes[i]) return (int32_t)EI_ERR_ARG;
-  }
+  ei_status_t st;
   for (r = 0; r < rows; ++r) {
-    for (i = 0; i < ei_model_n_inputs(&m); ++i) in[i] = ins[i] + (long)r * in_bytes[i];
-    for (i = 0; i < ei_model_n_outputs(&m); ++i) out[i] = outs[i] + (long)r * out_bytes[i];
-    st = ei_model_invoke(&m, in, out);
+    for (i = 0; i < ei_model_n_inputs(m); ++i) in[i] = ins[i] + (long)r * in_bytes[i];
+    for (i = 0; i < ei_model_n_outputs(m); ++i) out[i] = outs[i] + (long)r * out_bytes[i];
+    st = ei_model_invoke(m, in, out);
     if (st != EI_OK) return (int32_t)st;
   }
   return 0;
+}
+
+double ei_host_bench(const ei_model_t *m, int32_t reps, const void *const *ins, void *const *outs)
+{
+  struct timespec t0, t1;
+  int32_t r;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (r = 0; r < reps; ++r) ei_model_invoke(m, ins, outs);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (reps > 0 ? reps : 1);
 }
 """
 
@@ -77,12 +107,17 @@ def runtime_sources() -> dict[str, str]:
     return files
 
 
-def build_host(extra: list[str] | None = None, opt: str = "-O2") -> Path:
-    """Compile the runtime (+ host batch entry) into a cached shared library; returns its path."""
+def build_host(extra: list[str] | None = None, opt: str = HOST_OPT) -> Path:
+    """Compile the runtime (+ host entry points) into a cached shared library; returns its path.
+
+    Same optimisation and -march flags as the C backend's host build, so that latency compares
+    kernels, not compilers.
+    """
     files = runtime_sources()
     files["ei_host.c"] = HOST_C
-    flags = WARN_FLAGS + [opt, "-fPIC", "-shared"] + list(extra or [])
+    flags = WARN_FLAGS + [opt, *_host_arch(), "-fPIC", "-shared"] + list(extra or [])
     h = hashlib.sha256()
+    h.update(_cpu_id())
     for k in sorted(files):
         h.update(k.encode() + b"\0" + files[k].encode() + b"\0")
     h.update(" ".join(flags).encode())
@@ -109,43 +144,95 @@ _LIB: ctypes.CDLL | None = None
 def _lib() -> ctypes.CDLL:
     global _LIB
     if _LIB is None:
-        _LIB = load(build_host())
-        _LIB.ei_host_run.restype = ctypes.c_int32
+        lib = load(build_host())
+        lib.ei_host_model_size.restype = ctypes.c_uint32
+        lib.ei_host_load.restype = ctypes.c_int32
+        lib.ei_host_run.restype = ctypes.c_int32
+        lib.ei_host_bench.restype = ctypes.c_double
+        _LIB = lib
     return _LIB
 
 
 def _aligned(data: bytes) -> np.ndarray:
-    """An 8-byte aligned copy of ``data`` (the runtime refuses misaligned buffers)."""
-    buf = np.zeros((len(data) + 7) // 8, np.uint64).view(np.uint8)[:len(data)]
+    """A 64-byte aligned copy of ``data`` (the runtime refuses buffers not 8-byte aligned)."""
+    raw = np.zeros(len(data) + 64, np.uint8)
+    start = -raw.ctypes.data % 64  # cache-line aligned, as the file's large tables expect
+    buf = raw[start:start + len(data)]
     buf[:] = np.frombuffer(data, np.uint8)
     return buf
 
 
+def _refused(st: int) -> ModelFileError:
+    why = STATUS[st] if 0 <= st < len(STATUS) else f"status {st}"
+    return ModelFileError(f"the interpreter refused the model: {why} (code {st})")
+
+
+class LoadedModel:
+    """A model buffer loaded once by ``ei_model_load`` (validation and CRC paid here), then invoked per call.
+
+    Why: loading checks every byte of the file; a firmware does it once at boot, so host calls must
+    not pay it per batch either. Holds the aligned buffer, the arena and the ``ei_model_t`` (which
+    points into both) for as long as it lives.
+
+    >>> # lm = LoadedModel(data, [((4,), np.float32)], [((3,), np.float32)]); lm.run([x])
+    """
+
+    def __init__(self, data: bytes, in_specs: list[tuple[tuple, np.dtype]],
+                 out_specs: list[tuple[tuple, np.dtype]], arena_bytes: int | None = None) -> None:
+        lib = _lib()
+        self.buf = _aligned(data)
+        if arena_bytes is None:
+            arena_bytes = HEADER.unpack_from(data)[13] if len(data) >= HEADER.size else 0
+        self.arena = np.zeros(max(1, (arena_bytes + 7) // 8), np.uint64)
+        self.model = np.zeros((lib.ei_host_model_size() + 7) // 8, np.uint64)
+        self.out_specs = [(tuple(s), np.dtype(d)) for s, d in out_specs]
+        nbytes = [int(np.prod(s, dtype=np.int64)) * np.dtype(d).itemsize for s, d in in_specs]
+        self.in_bytes = (ctypes.c_uint32 * len(in_specs))(*nbytes)
+        self.out_bytes = (ctypes.c_uint32 * len(out_specs))(
+            *[int(np.prod(s, dtype=np.int64)) * np.dtype(d).itemsize for s, d in out_specs])
+        st = lib.ei_host_load(self._ptr(self.model), self._ptr(self.buf), ctypes.c_uint32(len(data)),
+                              self._ptr(self.arena), ctypes.c_uint32(arena_bytes), ctypes.c_uint32(len(in_specs)),
+                              self.in_bytes, ctypes.c_uint32(len(out_specs)), self.out_bytes)
+        if st != 0:
+            raise _refused(st)
+
+    @staticmethod
+    def _ptr(a: np.ndarray) -> ctypes.c_void_p:
+        return ctypes.c_void_p(a.ctypes.data)
+
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Invoke once per row of ``inputs`` (rows along axis 0); the outputs as arrays."""
+        n = len(inputs[0])
+        ins = [np.ascontiguousarray(a) for a in inputs]
+        for a, nb in zip(ins, self.in_bytes, strict=True):
+            if n and a[0].nbytes != nb:
+                raise ModelFileError(f"the model takes {nb}-byte samples, got {a[0].nbytes} bytes per row")
+        outs = [np.zeros((n, *shape), dtype) for shape, dtype in self.out_specs]
+        in_ptrs = (ctypes.c_void_p * len(ins))(*[a.ctypes.data for a in ins])
+        out_ptrs = (ctypes.c_void_p * len(outs))(*[o.ctypes.data for o in outs])
+        st = _lib().ei_host_run(self._ptr(self.model), ctypes.c_int32(n), in_ptrs, self.in_bytes, out_ptrs,
+                                self.out_bytes)
+        if st != 0:
+            raise _refused(st)
+        return outs
+
+    def bench_ns(self, inputs: list[np.ndarray], reps: int) -> float:
+        """Mean ns of one ``ei_model_invoke`` over ``reps`` calls on the first row, timed in C."""
+        ins = [np.ascontiguousarray(a[:1]) for a in inputs]
+        outs = [np.zeros((1, *shape), dtype) for shape, dtype in self.out_specs]
+        in_ptrs = (ctypes.c_void_p * len(ins))(*[a.ctypes.data for a in ins])
+        out_ptrs = (ctypes.c_void_p * len(outs))(*[o.ctypes.data for o in outs])
+        return float(_lib().ei_host_bench(self._ptr(self.model), ctypes.c_int32(reps), in_ptrs, out_ptrs))
+
+
 def invoke(data: bytes, inputs: list[np.ndarray], out_specs: list[tuple[tuple, np.dtype]],
            arena_bytes: int | None = None) -> list[np.ndarray]:
-    """Run a model buffer on a batch (rows along axis 0) through the C interpreter.
+    """Load a model buffer and run a batch (rows along axis 0) through the C interpreter, once.
 
     Raises ModelFileError with the runtime's status when the buffer is refused.
     """
-    n = len(inputs[0])
-    buf = _aligned(data)
-    if arena_bytes is None:
-        arena_bytes = HEADER.unpack_from(data)[13] if len(data) >= HEADER.size else 0
-    arena = np.zeros(max(1, (arena_bytes + 7) // 8), np.uint64)
-    ins = [np.ascontiguousarray(a) for a in inputs]
-    outs = [np.zeros((n, *shape), dtype) for shape, dtype in out_specs]
-    in_ptrs = (ctypes.c_void_p * len(ins))(*[a.ctypes.data for a in ins])
-    out_ptrs = (ctypes.c_void_p * len(outs))(*[o.ctypes.data for o in outs])
-    in_bytes = (ctypes.c_uint32 * len(ins))(*[a[0].nbytes if n else 0 for a in ins])
-    out_bytes = (ctypes.c_uint32 * len(outs))(*[int(np.prod(s, dtype=np.int64)) * np.dtype(d).itemsize
-                                                for s, d in out_specs])
-    st = _lib().ei_host_run(buf.ctypes.data_as(ctypes.c_void_p), ctypes.c_uint32(len(data)),
-                            arena.ctypes.data_as(ctypes.c_void_p), ctypes.c_uint32(arena_bytes),
-                            ctypes.c_int32(n), in_ptrs, in_bytes, out_ptrs, out_bytes)
-    if st != 0:
-        why = STATUS[st] if 0 <= st < len(STATUS) else f"status {st}"
-        raise ModelFileError(f"the interpreter refused the model: {why} (code {st})")
-    return outs
+    in_specs = [(a.shape[1:], a.dtype) for a in inputs]
+    return LoadedModel(data, in_specs, out_specs, arena_bytes).run(inputs)
 
 
 class InterpModel(CompiledModel):
@@ -175,8 +262,18 @@ class InterpModel(CompiledModel):
             specs.append((tuple(1 if d is None else d for d in (t.shape or ())[1:]), np.dtype(t.dtype)))
         return specs
 
+    def loaded(self) -> LoadedModel:
+        """The model loaded once into the C interpreter (kept: later calls only invoke)."""
+        if getattr(self, "_loaded", None) is None:
+            ins = []
+            for i in self.graph.inputs:
+                t = self.graph.tensors[i]
+                ins.append((tuple(1 if d is None else d for d in (t.shape or ())[1:]), np.dtype(t.dtype)))
+            self._loaded = LoadedModel(self.blob.data, ins, self._out_specs(), self.blob.arena_bytes)
+        return self._loaded
+
     def _run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        return invoke(self.blob.data, arrays, self._out_specs(), self.blob.arena_bytes)
+        return self.loaded().run(arrays)
 
     def save(self, out_dir: str | Path) -> list[Path]:
         """Write ``<name>.eim``, ``<name>_eim.h`` (bytes as a const array, arena size) and the runtime sources."""

@@ -5,15 +5,16 @@ static const uint8_t ei_dtype_size[EI_DT_COUNT] = {4, 8, 4, 2, 1, 1};
 
 uint32_t ei_crc32(const uint8_t *p, size_t n)
 {
-  /* bitwise: no 1 KB table in flash; load runs once */
+  /* a nibble at a time: 64 bytes of table in flash, ~4x the bitwise speed (load runs once per model) */
+  static const uint32_t t[16] = {
+    0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u, 0x4DB26158u, 0x5005713Cu,
+    0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu, 0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
   uint32_t c = 0xFFFFFFFFu;
   size_t i;
-  int k;
   for (i = 0; i < n; ++i) {
     c ^= p[i];
-    for (k = 0; k < 8; ++k) {
-      c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
+    c = (c >> 4) ^ t[c & 15u];
+    c = (c >> 4) ^ t[c & 15u];
   }
   return c ^ 0xFFFFFFFFu;
 }
@@ -92,6 +93,10 @@ void *ei_tensor_data(const ei_model_t *m, uint32_t ti, const void *const *in, vo
 static const ei_op_reg_t *ei_find_op(const ei_resolver_t *r, uint16_t code)
 {
   uint32_t i;
+  /* a resolver listing ops in op-code order (ei_resolver_all) is indexed directly */
+  if (code >= 1u && code <= r->n_ops && r->ops[code - 1u].opcode == code) {
+    return &r->ops[code - 1u];
+  }
   for (i = 0; i < r->n_ops; ++i) {
     if (r->ops[i].opcode == code) {
       return &r->ops[i];

@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 #define EI_FORMAT_MAGIC 0x314D4945u /* "EIM1" little-endian */
-#define EI_FORMAT_VERSION 1u
+#define EI_FORMAT_VERSION 2u
 
 typedef enum {
   EI_OK = 0,

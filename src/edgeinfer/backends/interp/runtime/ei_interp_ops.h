@@ -11,7 +11,7 @@
 enum {
   EI_OP_DENSE = 1, EI_OP_CONV = 2, EI_OP_POOL = 3, EI_OP_GLOBAL_AVGPOOL = 4, EI_OP_BINARY = 5,
   EI_OP_UNARY = 6, EI_OP_SOFTMAX = 7, EI_OP_COPY = 8, EI_OP_ARGMAX = 9, EI_OP_SCALER = 10,
-  EI_OP_STACK = 11, EI_OP_TREES = 12
+  EI_OP_STACK = 11, EI_OP_TREES = 12, EI_OP_AFFINE = 13
 };
 
 #define EI_NONE_OFF 0xFFFFFFFFu
@@ -80,6 +80,9 @@ void ei_eval_stack(const ei_model_t *m, const ei_op_rec_t *op, const void *const
 ei_status_t ei_prepare_trees(const ei_model_t *m, const ei_op_rec_t *op);
 void ei_eval_trees(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
 
+ei_status_t ei_prepare_affine(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_affine(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+
 #define EI_REG_DENSE {EI_OP_DENSE, ei_prepare_dense, ei_eval_dense}
 #define EI_REG_CONV {EI_OP_CONV, ei_prepare_conv, ei_eval_conv}
 #define EI_REG_POOL {EI_OP_POOL, ei_prepare_pool, ei_eval_pool}
@@ -92,5 +95,6 @@ void ei_eval_trees(const ei_model_t *m, const ei_op_rec_t *op, const void *const
 #define EI_REG_SCALER {EI_OP_SCALER, ei_prepare_scaler, ei_eval_scaler}
 #define EI_REG_STACK {EI_OP_STACK, ei_prepare_stack, ei_eval_stack}
 #define EI_REG_TREES {EI_OP_TREES, ei_prepare_trees, ei_eval_trees}
+#define EI_REG_AFFINE {EI_OP_AFFINE, ei_prepare_affine, ei_eval_affine}
 
 #endif /* EI_INTERP_OPS_H */

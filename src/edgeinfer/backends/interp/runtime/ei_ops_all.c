@@ -5,7 +5,7 @@
 
 static const ei_op_reg_t ei_all_ops_[] = {
   EI_REG_DENSE, EI_REG_CONV, EI_REG_POOL, EI_REG_GLOBAL_AVGPOOL, EI_REG_BINARY, EI_REG_UNARY,
-  EI_REG_SOFTMAX, EI_REG_COPY, EI_REG_ARGMAX, EI_REG_SCALER, EI_REG_STACK, EI_REG_TREES
+  EI_REG_SOFTMAX, EI_REG_COPY, EI_REG_ARGMAX, EI_REG_SCALER, EI_REG_STACK, EI_REG_TREES, EI_REG_AFFINE
 };
 
 const ei_resolver_t ei_resolver_all = {ei_all_ops_, sizeof ei_all_ops_ / sizeof ei_all_ops_[0]};

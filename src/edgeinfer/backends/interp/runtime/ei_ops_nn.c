@@ -16,12 +16,13 @@ static void ei_clamp_(float *y, int32_t n, float lo, float hi)
   }
 }
 
-/* ---- DENSE: y[r] = W x[r] + b (W (n, k) row-major), r < m; attrs {m, k, n, has_act, lo, hi} ---- */
+/* ---- DENSE: y[r] = x[r] W + b (W (k, n) row-major, ei_fc_f32 as the C backend), r < m;
+ * attrs {m, k, n, lo, hi} (outputs clamped to [lo, hi]: a fused Relu / Clip, or +-inf) ---- */
 ei_status_t ei_prepare_dense(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
   uint64_t mk, nk, mn;
-  if (op->attr_words != 6 || op->n_in != 3 || op->n_out != 1 || a[0] == 0 || a[1] == 0 || a[2] == 0) {
+  if (op->attr_words != 5 || op->n_in != 3 || op->n_out != 1 || a[0] == 0 || a[1] == 0 || a[2] == 0) {
     return EI_ERR_OP_INVALID;
   }
   mk = (uint64_t)a[0] * a[1];
@@ -44,40 +45,107 @@ void ei_eval_dense(const ei_model_t *m, const ei_op_rec_t *op, const void *const
   const float *w = (const float *)ei_slot(m, op, 1, in, out);
   const float *b = (const float *)ei_slot(m, op, 2, in, out);
   float *y = (float *)ei_slot(m, op, 3, in, out);
+  const float lo = ei_word_f32(a[3]), hi = ei_word_f32(a[4]);
   int32_t r;
   for (r = 0; r < rows; ++r) {
-    ei_dense_f32(x + (long)r * k, w, b, y + (long)r * n, k, n);
-  }
-  if (a[3]) {
-    ei_clamp_(y, rows * n, ei_word_f32(a[4]), ei_word_f32(a[5]));
+    ei_fc_f32(x + (long)r * k, w, b, k, n, lo, hi, y + (long)r * n);
   }
 }
 
-/* ---- CONV: attrs {n_images, geom[EI_CONV_NGEOM], lo, hi} ---- */
+/* ---- CONV: attrs {n_images, geom[EI_CONV_NGEOM], lo, hi, kind, accumulate, scratch_off, chunk_rows};
+ * kind picks the kernel the C backend picks for the layer (see ei_nn.h for weight layouts):
+ * 0 ei_conv2d_f32 (W (c_out, c_in/group, kh, kw)), 1 ei_conv1x1_f32 and 2 ei_conv2d_gemm_f32 (W packed
+ * [ceil(c_out/8)][K][8], bias padded to a multiple of 8), 3 ei_dwconv2d_f32 (W (c, kh*kw)),
+ * 4 ei_convtranspose2d_f32 (W (c_in, c_out/group, kh, kw)). scratch_off: arena offset of the kernel's
+ * working memory (EI_NONE_OFF: none). accumulate: add into y (a residual Add fused by the planner). ---- */
+enum { EI_CK_DIRECT, EI_CK_POINTWISE, EI_CK_GEMM, EI_CK_DEPTHWISE, EI_CK_TRANSPOSE };
+#define EI_CONV_WORDS (7u + EI_CONV_NGEOM)
+
+/* Floats of scratch kernel `kind` needs, as ei_nn.h states it (0: none). */
+static uint64_t ei_conv_scratch(const uint32_t *g, uint32_t kind, uint32_t chunk_rows)
+{
+  int32_t gi[EI_CONV_NGEOM], hp, wp;
+  uint32_t i;
+  if (kind == EI_CK_POINTWISE) return ((uint64_t)g[EI_CONV_COUT] + g[EI_CONV_CIN]) * EI_GEMM_NR;
+  if (kind == EI_CK_GEMM) {
+    const uint64_t cols = ((uint64_t)chunk_rows * g[EI_CONV_OW] + EI_GEMM_NR - 1u) / EI_GEMM_NR * EI_GEMM_NR;
+    return (uint64_t)g[EI_CONV_CIN] * g[EI_CONV_KH] * g[EI_CONV_KW] * cols;
+  }
+  if (kind != EI_CK_DEPTHWISE) return 0;
+  for (i = 0; i < EI_CONV_NGEOM; ++i) gi[i] = (int32_t)g[i];
+  ei_dwconv_padded(gi, &hp, &wp);
+  return hp > 0 && wp > 0 ? (uint64_t)hp * (uint64_t)wp : 0u;
+}
+
+/* 1 when the output size follows from the input, kernel, stride, dilation and padding: the begin pad
+ * and the end pad are each smaller than the dilated kernel, and every window starts inside the padded
+ * input (what a conv kernel is entitled to assume; ONNX models satisfy it). */
+static int ei_conv_geometry_ok(const uint32_t *g)
+{
+  const uint64_t ekh = (uint64_t)(g[EI_CONV_KH] - 1u) * g[EI_CONV_DH] + 1u;
+  const uint64_t ekw = (uint64_t)(g[EI_CONV_KW] - 1u) * g[EI_CONV_DW] + 1u;
+  const uint64_t spanh = (uint64_t)(g[EI_CONV_OH] - 1u) * g[EI_CONV_SH] + ekh;
+  const uint64_t spanw = (uint64_t)(g[EI_CONV_OW] - 1u) * g[EI_CONV_SW] + ekw;
+  return g[EI_CONV_PT] < ekh && g[EI_CONV_PL] < ekw && spanh <= (uint64_t)g[EI_CONV_PT] + g[EI_CONV_H] + ekh - 1u &&
+         spanw <= (uint64_t)g[EI_CONV_PL] + g[EI_CONV_W] + ekw - 1u;
+}
+
 ei_status_t ei_prepare_conv(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
   const uint32_t *g;
-  uint32_t i;
-  uint64_t n, xs, ys, ws;
-  if (op->attr_words != 3 + EI_CONV_NGEOM || op->n_in != 3 || op->n_out != 1) {
+  uint32_t i, kind, acc, soff, chunk, cin, cout, grp;
+  uint64_t n, xs, ys, ws, bs, need;
+  if (op->attr_words != EI_CONV_WORDS || op->n_in != 3 || op->n_out != 1) {
     return EI_ERR_OP_INVALID;
   }
   g = a + 1;
   n = a[0];
+  kind = a[3 + EI_CONV_NGEOM];
+  acc = a[4 + EI_CONV_NGEOM];
+  soff = a[5 + EI_CONV_NGEOM];
+  chunk = a[6 + EI_CONV_NGEOM];
   for (i = 0; i < EI_CONV_NGEOM; ++i) {
     const uint32_t lo = (i == EI_CONV_PT || i == EI_CONV_PL) ? 0u : 1u;
     if (g[i] < lo || g[i] > EI_GEOM_MAX) return EI_ERR_OP_INVALID;
   }
-  if (n == 0 || n > EI_GEOM_MAX || g[EI_CONV_CIN] % g[EI_CONV_GROUP] || g[EI_CONV_COUT] % g[EI_CONV_GROUP]) {
+  cin = g[EI_CONV_CIN];
+  cout = g[EI_CONV_COUT];
+  grp = g[EI_CONV_GROUP];
+  if (n == 0 || n > EI_GEOM_MAX || cin % grp || cout % grp || kind > EI_CK_TRANSPOSE || acc > 1 ||
+      (acc && kind != EI_CK_POINTWISE && kind != EI_CK_GEMM) || chunk == 0 || chunk > EI_GEOM_MAX) {
     return EI_ERR_OP_INVALID;
   }
-  xs = n * g[EI_CONV_CIN] * g[EI_CONV_H] * g[EI_CONV_W];
-  ys = n * g[EI_CONV_COUT] * g[EI_CONV_OH] * g[EI_CONV_OW];
-  ws = (uint64_t)g[EI_CONV_COUT] * (g[EI_CONV_CIN] / g[EI_CONV_GROUP]) * g[EI_CONV_KH] * g[EI_CONV_KW];
+  xs = n * cin * g[EI_CONV_H] * g[EI_CONV_W];
+  ys = n * cout * g[EI_CONV_OH] * g[EI_CONV_OW];
+  ws = (uint64_t)cout * (cin / grp) * g[EI_CONV_KH] * g[EI_CONV_KW];
+  bs = cout;
+  if (kind == EI_CK_POINTWISE || kind == EI_CK_GEMM) {
+    /* group 1 only; the packed panels hold ceil(c_out / 8) * 8 rows, and the bias is always there */
+    bs = ((uint64_t)cout + EI_GEMM_MR - 1u) / EI_GEMM_MR * EI_GEMM_MR;
+    ws = bs * cin * g[EI_CONV_KH] * g[EI_CONV_KW];
+    if (grp != 1 || op->t[2] == EI_NO_TENSOR) return EI_ERR_OP_INVALID;
+  }
+  if (kind == EI_CK_POINTWISE &&
+      (g[EI_CONV_KH] != 1 || g[EI_CONV_KW] != 1 || g[EI_CONV_SH] != 1 || g[EI_CONV_SW] != 1 || g[EI_CONV_PT] ||
+       g[EI_CONV_PL] || g[EI_CONV_OH] != g[EI_CONV_H] || g[EI_CONV_OW] != g[EI_CONV_W])) {
+    return EI_ERR_OP_INVALID;
+  }
+  if ((kind == EI_CK_DEPTHWISE && (grp != cin || cout != cin)) || (kind != EI_CK_TRANSPOSE && !ei_conv_geometry_ok(g))) {
+    return EI_ERR_OP_INVALID;
+  }
+  need = ei_conv_scratch(g, kind, chunk);
+  if (kind == EI_CK_GEMM || kind == EI_CK_DEPTHWISE || soff != EI_NONE_OFF) {
+    /* the gemm and depthwise kernels always need theirs; an in-place 1x1 conv asks for its tile */
+    if (soff == EI_NONE_OFF || need == 0 || soff % 4u != 0 || need > 0x7FFFFFFFu ||
+        (uint64_t)soff + 4u * need > m->hdr->arena_bytes) {
+      return EI_ERR_OP_INVALID;
+    }
+  }
+  if (kind == EI_CK_TRANSPOSE) ws = (uint64_t)cin * (cout / grp) * g[EI_CONV_KH] * g[EI_CONV_KW];
   if (xs > 0x7FFFFFFFu || ys > 0x7FFFFFFFu || ws > 0x7FFFFFFFu ||
       !ei_check_tensor(m, op, 0, EI_DT_F32, (uint32_t)xs) || !ei_check_tensor(m, op, 1, EI_DT_F32, (uint32_t)ws) ||
-      (op->t[2] != EI_NO_TENSOR && !ei_check_tensor(m, op, 2, EI_DT_F32, g[EI_CONV_COUT])) ||
+      (op->t[2] != EI_NO_TENSOR && !ei_check_tensor(m, op, 2, EI_DT_F32, (uint32_t)bs)) ||
       !ei_check_tensor(m, op, 3, EI_DT_F32, (uint32_t)ys)) {
     return EI_ERR_OP_INVALID;
   }
@@ -95,9 +163,20 @@ void ei_eval_conv(const ei_model_t *m, const ei_op_rec_t *op, const void *const 
   const float *b = (const float *)ei_slot(m, op, 2, in, out);
   float *y = (float *)ei_slot(m, op, 3, in, out);
   const float lo = ei_word_f32(a[1 + EI_CONV_NGEOM]), hi = ei_word_f32(a[2 + EI_CONV_NGEOM]);
+  const uint32_t kind = a[3 + EI_CONV_NGEOM], soff = a[5 + EI_CONV_NGEOM];
+  const int32_t acc = (int32_t)a[4 + EI_CONV_NGEOM], chunk = (int32_t)a[6 + EI_CONV_NGEOM];
+  float *scratch = soff == EI_NONE_OFF ? (float *)0 : (float *)(void *)(m->arena + soff);
   uint32_t i;
   for (i = 0; i < a[0]; ++i) {
-    ei_conv2d_f32(g, x + (long)i * xs, w, b, lo, hi, y + (long)i * ys);
+    const float *xi = x + (long)i * xs;
+    float *yi = y + (long)i * ys;
+    switch (kind) {
+    case EI_CK_POINTWISE: ei_conv1x1_f32(g, xi, w, b, lo, hi, acc, scratch, yi); break;
+    case EI_CK_GEMM: ei_conv2d_gemm_f32(g, xi, w, b, lo, hi, acc, chunk, scratch, yi); break;
+    case EI_CK_DEPTHWISE: ei_dwconv2d_f32(g, xi, w, b, lo, hi, scratch, yi); break;
+    case EI_CK_TRANSPOSE: ei_convtranspose2d_f32(g, xi, w, b, lo, hi, yi); break;
+    default: ei_conv2d_f32(g, xi, w, b, lo, hi, yi); break;
+    }
   }
 }
 
@@ -152,11 +231,11 @@ void ei_eval_pool(const ei_model_t *m, const ei_op_rec_t *op, const void *const 
   }
 }
 
-/* ---- GLOBAL_AVGPOOL: attrs {channels (all images), hw} ---- */
+/* ---- GLOBAL_AVGPOOL / GlobalMaxPool: attrs {channels (all images), hw, is_max} ---- */
 ei_status_t ei_prepare_gap(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
-  if (op->attr_words != 2 || op->n_in != 1 || op->n_out != 1 || a[0] == 0 || a[1] == 0 ||
+  if (op->attr_words != 3 || op->n_in != 1 || op->n_out != 1 || a[0] == 0 || a[1] == 0 || a[2] > 1 ||
       (uint64_t)a[0] * a[1] > 0x7FFFFFFFu || !ei_check_tensor(m, op, 0, EI_DT_F32, a[0] * a[1]) ||
       !ei_check_tensor(m, op, 1, EI_DT_F32, a[0])) {
     return EI_ERR_OP_INVALID;
@@ -173,27 +252,61 @@ void ei_eval_gap(const ei_model_t *m, const ei_op_rec_t *op, const void *const *
   uint32_t c, i;
   for (c = 0; c < a[0]; ++c) {
     const float *xc = x + (long)c * hw;
-    float s = 0.0f;
-    for (i = 0; i < hw; ++i) s += xc[i];
-    y[c] = s / (float)hw;
+    float s = a[2] ? xc[0] : 0.0f;
+    if (a[2]) {
+      for (i = 1; i < hw; ++i) s = xc[i] > s ? xc[i] : s;
+      y[c] = s;
+    } else {
+      for (i = 0; i < hw; ++i) s += xc[i];
+      y[c] = s / (float)hw;
+    }
   }
 }
 
-/* ---- BINARY: attrs {kind (0 add, 1 sub, 2 mul, 3 div), n}; an operand has n elements or 1 ---- */
+/* ---- BINARY: attrs {kind (0 add, 1 sub, 2 mul, 3 div), dims[4] of y, a strides[4], b strides[4]}:
+ * y[i0,i1,i2,i3] = a[sum i_d sa_d] op b[sum i_d sb_d] (stride 0 along a broadcast axis) ---- */
+#define EI_BIN_WORDS 13u
+
+/* 1 when every index the strides reach over dims stays below numel. */
+static int ei_bcast_ok(const uint32_t *dims, const uint32_t *st, uint32_t numel)
+{
+  uint64_t last = 0;
+  uint32_t d;
+  for (d = 0; d < 4; ++d) last += (uint64_t)(dims[d] - 1u) * st[d];
+  return last < numel;
+}
+
 ei_status_t ei_prepare_binary(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
-  const ei_tensor_rec_t *x, *y;
-  if (op->attr_words != 2 || op->n_in != 2 || op->n_out != 1 || a[0] > 3 || a[1] == 0) {
+  const ei_tensor_rec_t *x, *z;
+  uint64_t n = 1;
+  uint32_t d;
+  if (op->attr_words != EI_BIN_WORDS || op->n_in != 2 || op->n_out != 1 || a[0] > 3) {
     return EI_ERR_OP_INVALID;
   }
+  for (d = 0; d < 4; ++d) {
+    if (a[1 + d] == 0 || a[5 + d] > 0x7FFFFFFFu || a[9 + d] > 0x7FFFFFFFu) return EI_ERR_OP_INVALID;
+    n *= a[1 + d];
+    if (n > 0x7FFFFFFFu) return EI_ERR_OP_INVALID;
+  }
   x = ei_check_tensor(m, op, 0, EI_DT_F32, 0);
-  y = ei_check_tensor(m, op, 1, EI_DT_F32, 0);
-  if (!x || !y || (ei_numel(x) != a[1] && ei_numel(x) != 1) || (ei_numel(y) != a[1] && ei_numel(y) != 1) ||
-      !ei_check_tensor(m, op, 2, EI_DT_F32, a[1])) {
+  z = ei_check_tensor(m, op, 1, EI_DT_F32, 0);
+  if (!x || !z || !ei_bcast_ok(a + 1, a + 5, ei_numel(x)) || !ei_bcast_ok(a + 1, a + 9, ei_numel(z)) ||
+      !ei_check_tensor(m, op, 2, EI_DT_F32, (uint32_t)n)) {
     return EI_ERR_OP_INVALID;
   }
   return EI_OK;
+}
+
+static float ei_bin_(uint32_t kind, float u, float v)
+{
+  switch (kind) {
+  case 0: return u + v;
+  case 1: return u - v;
+  case 2: return u * v;
+  default: return u / v;
+  }
 }
 
 void ei_eval_binary(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
@@ -202,14 +315,61 @@ void ei_eval_binary(const ei_model_t *m, const ei_op_rec_t *op, const void *cons
   const float *x = (const float *)ei_slot(m, op, 0, in, out);
   const float *z = (const float *)ei_slot(m, op, 1, in, out);
   float *y = (float *)ei_slot(m, op, 2, in, out);
-  const uint32_t n = a[1];
-  const uint32_t sx = ei_numel(&m->tensors[op->t[0]]) == n, sz = ei_numel(&m->tensors[op->t[1]]) == n;
-  uint32_t i;
-  switch (a[0]) {
-  case 0: for (i = 0; i < n; ++i) y[i] = x[i * sx] + z[i * sz]; break;
-  case 1: for (i = 0; i < n; ++i) y[i] = x[i * sx] - z[i * sz]; break;
-  case 2: for (i = 0; i < n; ++i) y[i] = x[i * sx] * z[i * sz]; break;
-  default: for (i = 0; i < n; ++i) y[i] = x[i * sx] / z[i * sz]; break;
+  const uint32_t *dm = a + 1, *sa = a + 5, *sb = a + 9;
+  uint32_t i0, i1, i2, i3;
+  if (dm[0] == 1 && dm[1] == 1 && dm[2] == 1) {
+    /* the common same-shape / scalar case as one loop the compiler vectorises */
+    const uint32_t n = dm[3], s0 = sa[3], s1 = sb[3];
+    switch (a[0]) {
+    case 0: for (i3 = 0; i3 < n; ++i3) y[i3] = x[i3 * s0] + z[i3 * s1]; break;
+    case 1: for (i3 = 0; i3 < n; ++i3) y[i3] = x[i3 * s0] - z[i3 * s1]; break;
+    case 2: for (i3 = 0; i3 < n; ++i3) y[i3] = x[i3 * s0] * z[i3 * s1]; break;
+    default: for (i3 = 0; i3 < n; ++i3) y[i3] = x[i3 * s0] / z[i3 * s1]; break;
+    }
+    return;
+  }
+  for (i0 = 0; i0 < dm[0]; ++i0) {
+    for (i1 = 0; i1 < dm[1]; ++i1) {
+      for (i2 = 0; i2 < dm[2]; ++i2) {
+        const float *xr = x + (long)i0 * sa[0] + (long)i1 * sa[1] + (long)i2 * sa[2];
+        const float *zr = z + (long)i0 * sb[0] + (long)i1 * sb[1] + (long)i2 * sb[2];
+        for (i3 = 0; i3 < dm[3]; ++i3) y[i3] = ei_bin_(a[0], xr[i3 * sa[3]], zr[i3 * sb[3]]);
+        y += dm[3];
+      }
+    }
+  }
+}
+
+/* ---- AFFINE (unfolded BatchNormalization): y[o, c, i] = x[o, c, i] * k[c] + s[c]; attrs {outer, c, inner} ---- */
+ei_status_t ei_prepare_affine(const ei_model_t *m, const ei_op_rec_t *op)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  uint64_t n;
+  if (op->attr_words != 3 || op->n_in != 3 || op->n_out != 1 || a[0] == 0 || a[1] == 0 || a[2] == 0) {
+    return EI_ERR_OP_INVALID;
+  }
+  n = (uint64_t)a[0] * a[1] * a[2];
+  if (n > 0x7FFFFFFFu || !ei_check_tensor(m, op, 0, EI_DT_F32, (uint32_t)n) ||
+      !ei_check_tensor(m, op, 1, EI_DT_F32, a[1]) || !ei_check_tensor(m, op, 2, EI_DT_F32, a[1]) ||
+      !ei_check_tensor(m, op, 3, EI_DT_F32, (uint32_t)n)) {
+    return EI_ERR_OP_INVALID;
+  }
+  return EI_OK;
+}
+
+void ei_eval_affine(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const float *x = (const float *)ei_slot(m, op, 0, in, out);
+  const float *k = (const float *)ei_slot(m, op, 1, in, out);
+  const float *s = (const float *)ei_slot(m, op, 2, in, out);
+  float *y = (float *)ei_slot(m, op, 3, in, out);
+  uint32_t o, c, i;
+  for (o = 0; o < a[0]; ++o) {
+    for (c = 0; c < a[1]; ++c) {
+      const long base = ((long)o * a[1] + c) * a[2];
+      for (i = 0; i < a[2]; ++i) y[base + i] = x[base + i] * k[c] + s[c];
+    }
   }
 }
 
