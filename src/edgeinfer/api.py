@@ -104,8 +104,12 @@ def _default_name(model: Any, graph: Graph) -> str:
 
 
 def quantize(model: Any, calibration: Any, scheme: str = "int8", *, observer: str = "minmax",
-             example_input: Any = None) -> Graph:
-    """Post-training quantization of a float model to TFLite-scheme int8 ops (float in, float out).
+             example_input: Any = None, bias_correction: bool = False, keep_float: Any = None,
+             float_threshold: float | None = None) -> Graph:
+    """Post-training quantization of a float model to TFLite-scheme int8 (or ``"int16x8"``) ops, float in
+    and out; ``observer`` "minmax", "percentile", "mse" or "entropy"; ``keep_float`` layer names (or
+    ``float_threshold``, a relative error) leave layers float; ``scheme="int16"`` on a classical model
+    gives its fixed-point form (no float in the C).
 
     >>> # q = edgeinfer.quantize(torch_cnn, calibration=X_cal, example_input=X_cal[:1]); convert(q)
     """
@@ -114,10 +118,9 @@ def quantize(model: Any, calibration: Any, scheme: str = "int8", *, observer: st
     from edgeinfer.passes.pipeline import optimize
     from edgeinfer.passes.quantize import quantize_graph
 
-    if scheme != "int8":
-        raise UnsupportedModelError(f"quantization scheme {scheme!r} is not supported yet; use 'int8'")
     graph = optimize(load_graph(model, example_input))
-    return quantize_graph(graph, np.asarray(calibration, dtype=np.float32), observer=observer)
+    return quantize_graph(graph, np.asarray(calibration, dtype=np.float32), observer=observer, scheme=scheme,
+                          bias_correction=bias_correction, keep_float=keep_float, float_threshold=float_threshold)
 
 
 def compare(float_model: Any, q_model: Any, X: Any, y: Any = None) -> dict[str, Any]:

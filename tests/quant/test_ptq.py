@@ -65,8 +65,8 @@ def test_percentile_observer_runs(digits_cnn):
 
 def test_unsupported_scheme_and_op(digits_cnn):
     graph, X, _ = digits_cnn
-    with pytest.raises(UnsupportedModelError, match="int16x8"):
-        edgeinfer.quantize(graph, calibration=X[:10], scheme="int16x8")
+    with pytest.raises(UnsupportedModelError, match="int4"):
+        edgeinfer.quantize(graph, calibration=X[:10], scheme="int4")
     from sklearn.tree import DecisionTreeClassifier
 
     tree = DecisionTreeClassifier(max_depth=2).fit(X[:50].reshape(50, -1), np.arange(50) % 3)

@@ -1,4 +1,4 @@
-"""``.tflite`` files -> ir.Graph (full-integer int8 models).
+"""``.tflite`` files -> ir.Graph (full-integer int8 models; float models via ``tflite_float``).
 
 The flatbuffer is read with the schema module that LiteRT, TFLite Micro or TensorFlow
 ship (``schema_py_generated``), whichever is installed. Tensors keep TFLite's NHWC
@@ -61,6 +61,10 @@ def from_tflite(path: str | Path) -> Graph:
              for c in model.operatorCodes]
     sg = model.subgraphs[0]
     used = sorted({codes[op.opcodeIndex] for op in sg.operators or []})
+    if _is_float(sg, codes):
+        from edgeinfer.frontends.tflite_float import FloatReader
+
+        return FloatReader(_Reader(model, sg, codes, path.stem, ops=False)).run(codes)
     missing = [u for u in used if u not in SUPPORTED]
     if missing:
         raise UnsupportedModelError(f"{path.name} uses TFLite ops edgeinfer does not import: {', '.join(missing)}; "
@@ -68,8 +72,15 @@ def from_tflite(path: str | Path) -> Graph:
     return _Reader(model, sg, codes, path.stem).graph
 
 
+def _is_float(sg: Any, codes: list[str]) -> bool:
+    """A float model: some op other than QUANTIZE/DEQUANTIZE computes in float32 (the int8 reader's
+    models only use float at QUANTIZE in and DEQUANTIZE out)."""
+    return any(sg.tensors[op.outputs[0]].type == 0 for op in sg.operators or []
+               if codes[op.opcodeIndex] not in ("QUANTIZE", "DEQUANTIZE"))
+
+
 class _Reader:
-    def __init__(self, model: Any, sg: Any, codes: list[str], name: str) -> None:
+    def __init__(self, model: Any, sg: Any, codes: list[str], name: str, ops: bool = True) -> None:
         self.model, self.sg = model, sg
         self.g = Graph(name, metadata={"source": "tflite", "layout": "NHWC"})
         self.names: dict[int, str] = {}
@@ -81,6 +92,8 @@ class _Reader:
                 shape[0] = None  # any batch: TFLite runs one sample per invoke
             self.g.add_input(self._name(i), tuple(shape), self._dtype(i))
             self.g.tensors[self._name(i)].quant = self._quant(i)
+        if not ops:   # the float reader drives this reader's tensor helpers itself
+            return
         for op in sg.operators or []:
             getattr(self, "op_" + codes[op.opcodeIndex].lower())(op)
         self.g.outputs = [self._name(i) for i in sg.outputs]
@@ -142,9 +155,10 @@ class _Reader:
             self.g.add_const(name, data)
         return name
 
-    def _int8(self, op: Any, what: str) -> None:
+    def _int8(self, op: Any, what: str, int16: bool = False) -> None:
+        """int8 tensors; int16 ones too (16x8 scheme) where ``int16`` says the op has an int16 form."""
         for i in [op.inputs[0], op.outputs[0]]:
-            if self._dtype(i) != "int8":
+            if self._dtype(i) != "int8" and not (int16 and self._dtype(i) == "int16"):
                 raise UnsupportedModelError(f"{what} on {self._dtype(i)} tensor {self._name(i)!r}: edgeinfer imports "
                                             "int8 models (uint8, 16x8 and float .tflite are not supported yet)")
 
@@ -155,7 +169,7 @@ class _Reader:
         def q(f: float) -> int:
             v = np.float32(f) / np.float32(scale)
             return zp + int(np.trunc(v) + (np.sign(v) if abs(v - np.trunc(v)) >= 0.5 else 0))
-        lo, hi = -128, 127
+        lo, hi = (-32768, 32767) if self._dtype(out) == "int16" else (-128, 127)
         if fused == 1:      # RELU
             lo = max(lo, q(0.0))
         elif fused == 2:    # RELU_N1_TO_1
@@ -187,7 +201,7 @@ class _Reader:
 
     # ------------------------------------------------------------ ops
     def _conv(self, op: Any, depthwise: bool) -> None:
-        self._int8(op, "CONV_2D")
+        self._int8(op, "CONV_2D", int16=True)
         o = op.builtinOptions
         x, w = op.inputs[0], op.inputs[1]
         xs, ws = self._shape(x), self._shape(w)
@@ -209,7 +223,7 @@ class _Reader:
         self._conv(op, True)
 
     def op_fully_connected(self, op: Any) -> None:
-        self._int8(op, "FULLY_CONNECTED")
+        self._int8(op, "FULLY_CONNECTED", int16=True)
         o = op.builtinOptions
         x, w = op.inputs[0], op.inputs[1]
         in_scale, in_zp = self._scale_zp(x)
@@ -221,7 +235,7 @@ class _Reader:
                   keep_num_dims=bool(o.keepNumDims), **self._act(o.fusedActivationFunction, op.outputs[0]))
 
     def _pool(self, op: Any, kind: str) -> None:
-        self._int8(op, kind)
+        self._int8(op, kind, int16=True)
         o = op.builtinOptions
         k, s = [o.filterHeight, o.filterWidth], [o.strideH, o.strideW]
         self._add(kind, op, [self._in(op.inputs[0])], kernel_shape=k, strides=s,
@@ -235,7 +249,7 @@ class _Reader:
         self._pool(op, "QMaxPool2D")
 
     def _binary(self, op: Any, kind: str) -> None:
-        self._int8(op, kind)
+        self._int8(op, kind, int16=kind == "QAdd")
         a_s, a_zp = self._scale_zp(op.inputs[0])
         b_s, b_zp = self._scale_zp(op.inputs[1])
         o_s, o_zp = self._scale_zp(op.outputs[0])

@@ -74,6 +74,16 @@ def mbqm(x, multiplier, shift, single_rounding: bool = False) -> np.ndarray:
     return rdbpot(srdhm(wrap32(x << left), m), right)
 
 
+def mbqm64(x, multiplier, shift) -> np.ndarray:
+    """MultiplyByQuantizedMultiplier(int64 x, multiplier, shift) of TFLite's common.h, used by the 16x8
+    conv / depthwise / fully connected kernels: the multiplier rounded to 16 bits
+    (``(m + (1 << 15)) >> 16``, 0x7FFF at the top), then one rounding right shift by ``15 - shift``."""
+    x, m, s = _i64(x), _i64(multiplier), _i64(shift)
+    reduced = np.where(m < 0x7FFF0000, (m + (1 << 15)) >> 16, 0x7FFF)
+    total = 15 - s
+    return (x * reduced + (np.int64(1) << (total - 1))) >> total
+
+
 def wrap32(x) -> np.ndarray:
     """Two's-complement wrap of int64 values to int32 range (C int32 overflow on the targets)."""
     x = _i64(x)

@@ -8,6 +8,15 @@ bit-exact with TFLite Micro, run both imported and edgeinfer-quantized models): 
 keeps the float model's inputs and outputs (float, NCHW) and converts at the edges
 (QQuantize + Transpose in, Transpose + QDequantize out).
 
+Quality: activation ranges may be searched (``observer="mse"`` minimises the quantization
+error of the calibration values, ``"entropy"`` the KL divergence of their histogram, TensorRT's
+method) instead of taken from min/max; ``bias_correction`` folds the mean output shift that
+weight rounding causes, E[(Wq - W) x], back into the bias (Nagel et al., 2019); ``keep_float``
+names layers left in float (QDequantize before, QQuantize after), and ``float_threshold``
+keeps float every layer whose own relative error on the calibration data exceeds it.
+``scheme="int16x8"`` quantizes activations to symmetric int16 (TFLite's 16x8 scheme: int8
+weights, int64 biases); ops without an int16 kernel stay float.
+
 >>> # q = quantize_graph(optimize(g), calibration=X_cal); edgeinfer.ir.run(q, X)
 """
 
@@ -21,15 +30,20 @@ from edgeinfer.ir.node import Node
 from edgeinfer.ir.ops.nn import conv_geometry
 from edgeinfer.ir.reference import run
 from edgeinfer.ir.tensor import QuantParams
+from edgeinfer.passes.dead_code import remove_dead_code
 
 SUPPORTED = ("AveragePool", "Conv", "Dropout", "Flatten", "Gemm", "GlobalAveragePool", "Identity", "MatMul",
-             "MaxPool", "Relu", "Reshape", "Sigmoid", "Softmax", "Tanh", "Add")
+             "MaxPool", "Relu", "Clip", "Reshape", "Sigmoid", "Softmax", "Tanh", "Add", "Transpose")
 _TO_NHWC, _TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
 
 
-def act_qparams(lo: float, hi: float) -> tuple[float, int]:
-    """Asymmetric int8 (scale, zero point) covering [lo, hi] and 0 (so zero padding is exact)."""
+def act_qparams(lo: float, hi: float, bits: int = 8) -> tuple[float, int]:
+    """Asymmetric int8 (scale, zero point) covering [lo, hi] and 0 (so zero padding is exact); for
+    ``bits=16`` symmetric int16 with zero point 0, as TFLite's 16x8 scheme requires."""
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    if bits == 16:
+        m = max(-lo, hi)
+        return (float(np.float32(m / 32767.0)) if m > 0 else 1.0), 0
     scale = float(np.float32((hi - lo) / 255.0)) if hi > lo else 1.0
     zp = int(np.clip(round(-128 - lo / scale), -128, 127))
     return scale, zp
@@ -44,65 +58,207 @@ def quantize_weights(w: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarr
     return np.moveaxis(q.reshape(np.moveaxis(w, axis, 0).shape), 0, axis), scale
 
 
-def calibrate(graph: Graph, data: np.ndarray, observer: str = "minmax",
-              percentile: float = 99.99) -> dict[str, tuple[float, float]]:
-    """(low, high) of every input and node output over ``data``."""
+OBSERVERS = ("minmax", "percentile", "mse", "entropy")
+_ALPHAS = np.linspace(0.3, 1.0, 36)
+
+
+def _fake_quant(v: np.ndarray, lo: float, hi: float, bits: int) -> np.ndarray:
+    s, zp = act_qparams(lo, hi, bits)
+    qmin, qmax = (-32768, 32767) if bits == 16 else (-128, 127)
+    return (np.clip(np.round(v / s) + zp, qmin, qmax) - zp) * s
+
+
+def _kl(v: np.ndarray, lo: float, hi: float, bits: int) -> float:
+    """KL(P || Q): P the 2048-bin histogram of ``v`` clipped to [lo, hi], Q that histogram merged into
+    the 2**bits quantization levels and spread back evenly over each level's non-empty bins."""
+    levels = min(2 ** bits - 1, 2048)
+    p, _ = np.histogram(np.clip(v, lo, hi), bins=2048, range=(lo, hi))
+    p = p.astype(np.float64)
+    edges = np.linspace(0, 2048, levels + 1).astype(int)
+    q = np.zeros_like(p)
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        nz = p[a:b] > 0
+        if nz.any():
+            q[a:b][nz] = p[a:b].sum() / nz.sum()
+    m = p > 0
+    p, q = p / p.sum(), q / q.sum()
+    return float(np.sum(p[m] * np.log(p[m] / np.maximum(q[m], 1e-12))))
+
+
+def search_range(v: np.ndarray, observer: str, bits: int = 8, percentile: float = 99.99) -> tuple[float, float]:
+    """The (low, high) an observer picks for the values ``v``; mse/entropy shrink min/max by the factor
+    in [0.3, 1] that minimises the squared quantization error / the histogram's KL divergence."""
+    v = np.asarray(v, np.float64).reshape(-1)
+    if observer == "minmax":
+        return float(v.min()), float(v.max())
+    if observer == "percentile":
+        return float(np.percentile(v, 100 - percentile)), float(np.percentile(v, percentile))
+    if observer not in OBSERVERS:
+        raise EdgeInferError(f"unknown observer {observer!r}; choose one of {', '.join(OBSERVERS)}")
+    if len(v) > 200_000:   # a fixed subsample keeps the search fast and deterministic
+        v = v[np.random.default_rng(0).choice(len(v), 200_000, replace=False)]
+    lo, hi = min(float(v.min()), 0.0), max(float(v.max()), 0.0)
+    if hi - lo <= 0:
+        return lo, hi
+    if observer == "mse":
+        errs = [float(np.mean((_fake_quant(v, a * lo, a * hi, bits) - v) ** 2)) for a in _ALPHAS]
+    else:
+        errs = [_kl(v, a * lo, a * hi, bits) for a in _ALPHAS]
+    a = float(_ALPHAS[int(np.argmin(errs))])
+    return a * lo, a * hi
+
+
+def calibrate(graph: Graph, data: np.ndarray, observer: str = "minmax", percentile: float = 99.99,
+              bits: int = 8) -> dict[str, tuple[float, float]]:
+    """(low, high) of every input and node output over ``data``; per-channel means under ``"mean:" + name``
+    (what bias correction needs)."""
     names = [o for n in graph.nodes for o in n.outputs if o]
     outs = run(graph, data, outputs=list(graph.inputs) + names)
-    ranges = {}
+    ranges: dict = {}
     for k, v in outs.items():
         v = np.asarray(v, dtype=np.float64)
-        if observer == "minmax":
-            ranges[k] = (float(v.min()), float(v.max()))
-        elif observer == "percentile":
-            ranges[k] = (float(np.percentile(v, 100 - percentile)), float(np.percentile(v, percentile)))
-        else:
-            raise EdgeInferError(f"unknown observer {observer!r}; choose 'minmax' or 'percentile'")
+        # the model input is data, not an activation: clipping it (e.g. digits' 17 grey levels) only loses
+        # information, so the searching observers leave it at min/max
+        obs = "minmax" if k in graph.inputs and observer in ("mse", "entropy") else observer
+        ranges[k] = search_range(v, obs, bits, percentile)
+        if v.ndim >= 2:
+            ranges["mean:" + k] = v.mean(axis=tuple(i for i in range(v.ndim) if i != 1))
     return ranges
 
 
-def quantize_graph(graph: Graph, calibration: np.ndarray, observer: str = "minmax",
-                   percentile: float = 99.99) -> Graph:
-    """The int8 graph of ``graph`` calibrated on ``calibration``; raises for ops it cannot quantize."""
-    bad = sorted({n.op for n in graph.nodes if n.op not in SUPPORTED})
+SCHEMES = {"int8": 8, "int16x8": 16}
+# ops with int16 kernels (TFLite 16x8); the others stay float in an int16x8 graph
+INT16_OPS = ("AveragePool", "Conv", "Dropout", "Flatten", "Gemm", "GlobalAveragePool", "Identity", "MatMul",
+             "MaxPool", "Relu", "Clip", "Reshape", "Transpose", "Add")
+
+
+def quantize_graph(graph: Graph, calibration: np.ndarray, observer: str = "minmax", percentile: float = 99.99,
+                   scheme: str = "int8", bias_correction: bool = False, keep_float: list[str] | None = None,
+                   float_threshold: float | None = None) -> Graph:
+    """The int8 (or 16x8) graph of ``graph`` calibrated on ``calibration``; raises for ops it cannot quantize.
+
+    ``float_threshold``: a layer whose output error relative to its inputs' (RMS, relative to the float
+    output's RMS) exceeds it on the calibration data is kept float, and the graph is quantized again."""
+    if scheme not in SCHEMES:
+        raise UnsupportedModelError(f"quantization scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
+    bits = SCHEMES[scheme]
+    keep = set(keep_float or [])
+    missing = keep - {n.name for n in graph.nodes}
+    if missing:
+        raise EdgeInferError(f"keep_float names no node: {', '.join(sorted(missing))}")
+    bad = sorted({n.op for n in graph.nodes if n.op not in SUPPORTED and n.name not in keep})
     if bad:
         raise UnsupportedModelError(f"cannot quantize ops {', '.join(bad)}; int8 quantization supports "
-                                    f"{', '.join(SUPPORTED)}")
+                                    f"{', '.join(SUPPORTED)} (or keep those layers float with keep_float)")
     if len(graph.inputs) != 1:
         raise UnsupportedModelError("int8 quantization supports single-input graphs")
-    return _Quantizer(graph, calibrate(graph, np.asarray(calibration, np.float32), observer, percentile)).q
+    if bits == 16:
+        keep |= {n.name for n in graph.nodes if n.op not in INT16_OPS}
+    data = np.asarray(calibration, np.float32)
+    ranges = calibrate(graph, data, observer, percentile, bits)
+    qz = _Quantizer(graph, ranges, bits, bias_correction, keep)
+    if float_threshold is not None:
+        errs = layer_errors(graph, qz, data)
+        worse = {k for k, e in errs.items() if e > float_threshold}
+        if worse:
+            qz = _Quantizer(graph, ranges, bits, bias_correction, keep | worse)
+    return qz.q
+
+
+def layer_errors(graph: Graph, qz: _Quantizer, data: np.ndarray) -> dict[str, float]:
+    """Each quantized layer's own error: the relative RMS error of its output minus the largest of its
+    inputs' (the quantized graph run on ``data`` against the float graph)."""
+    fnames = [o for n in graph.nodes for o in n.outputs if o]
+    fl = run(graph, data, outputs=list(graph.inputs) + fnames)
+    qnames = {o: qz.map[o] for o in fnames if o in qz.map and o in qz.qp and qz.map[o] in qz.q.tensors}
+    qo = run(qz.q, data, outputs=sorted(set(qnames.values())))
+    rel: dict[str, float] = {graph.inputs[0]: 0.0}
+    for o, qn in qnames.items():
+        s, zp = qz.qp[o]
+        v = (np.asarray(qo[qn], np.float64) - zp) * s
+        if qz.nhwc.get(o) and v.ndim == 4:
+            v = v.transpose(_TO_NCHW)
+        ref = np.asarray(fl[o], np.float64)
+        if v.shape == ref.shape:
+            rel[o] = float(np.sqrt(np.mean((v - ref) ** 2)) / (np.sqrt(np.mean(ref ** 2)) + 1e-12))
+    out = {}
+    for n in graph.nodes:
+        if n.op in ("Conv", "Gemm", "MatMul") and n.outputs[0] in rel:
+            out[n.name] = rel[n.outputs[0]] - max([rel.get(i, 0.0) for i in n.inputs if i in rel] or [0.0])
+    return out
 
 
 class _Quantizer:
-    def __init__(self, g: Graph, ranges: dict) -> None:
-        self.f, self.ranges = g, ranges
-        self.q = Graph(g.name + "_int8", metadata={k: v for k, v in g.metadata.items()
-                                                   if not k.startswith("arena")})
-        self.map: dict[str, str] = {}      # float tensor -> int8 tensor in q
-        self.nhwc: dict[str, bool] = {}    # is the int8 tensor the NHWC transpose of the float one
+    def __init__(self, g: Graph, ranges: dict, bits: int = 8, bias_correction: bool = False,
+                 keep: set[str] | None = None) -> None:
+        self.f, self.ranges, self.bits, self.bias_correction = g, ranges, bits, bias_correction
+        self.keep = keep or set()
+        self.dtype = "int16" if bits == 16 else "int8"
+        self.q = Graph(g.name + ("_int16x8" if bits == 16 else "_int8"),
+                       metadata={k: v for k, v in g.metadata.items() if not k.startswith("arena")})
+        self.map: dict[str, str] = {}      # float tensor -> quantized tensor in q
+        self.nhwc: dict[str, bool] = {}    # is the quantized tensor the NHWC transpose of the float one
+        self.fl: dict[str, str] = {}       # float tensor -> its float twin in q (kept-float layers)
         self.qp: dict[str, tuple[float, int]] = {}
         src = g.inputs[0]
         t = g.tensors[src]
         self.q.add_input(src, t.shape, "float32")
-        self._set_qp(src, *act_qparams(*ranges[src]))
-        qx = self._emit("QQuantize", [src], src + "_q", src, scale=self.qp[src][0], zp=self.qp[src][1])
+        self.fl[src] = src
+        self._set_qp(src, *act_qparams(*ranges[src], bits))
+        qx = self._emit("QQuantize", [src], src + "_q", src, scale=self.qp[src][0], zp=self.qp[src][1],
+                        to=self.dtype)
         self.map[src], self.nhwc[src] = qx, False
-        if len(t.shape) == 4:
+        if len(t.shape) == 4 and g.metadata.get("layout") != "NHWC":
             self.map[src] = self._emit("Transpose", [qx], src + "_nhwc", src, perm=_TO_NHWC)
             self.nhwc[src] = True
         for node in g.nodes:
-            getattr(self, "op_" + node.op.lower())(node)
+            if node.name in self.keep:
+                self._float(node)
+            else:
+                getattr(self, "op_" + node.op.lower())(node)
         outs = []
         for o in g.outputs:
+            if o in self.fl:
+                outs.append(self.fl[o])
+                continue
             y = self._emit("QDequantize", [self.map[o]], o + "_dq", o, scale=self.qp[o][0], zp=self.qp[o][1])
             if self.nhwc[o]:
                 y = self._emit("Transpose", [y], o + "_nchw", o, perm=_TO_NCHW)
             outs.append(y)
         self.q.outputs = outs
+        self.q = remove_dead_code(self.q)
         self.q.validate()
         for name, (s, zp) in self.qp.items():
             if self.map.get(name) in self.q.tensors:
                 self.q.tensors[self.map[name]].quant = QuantParams(s, zp)
+
+    def _float(self, node: Node) -> None:
+        """Keep ``node`` float: dequantize its activation inputs (once), copy it, quantize its output
+        (dead-code removal drops the QQuantize when only float layers or the graph output read it)."""
+        ins = []
+        for i in node.inputs:
+            if not i:
+                ins.append(i)
+            elif i in self.fl:
+                ins.append(self.fl[i])
+            elif i in self.map:
+                s, zp = self.qp[i]
+                self.fl[i] = self._emit("QDequantize", [self._nchw_in(i)], i + "_dq", i, scale=s, zp=zp)
+                ins.append(self.fl[i])
+            else:
+                c = self.f.const(i)
+                if c is None:
+                    raise UnsupportedModelError(f"{node.op} node {node.name!r}: input {i!r} is unknown")
+                self.fl[i] = self.q.add_const(i, c)
+                ins.append(self.fl[i])
+        outs = [self.q.fresh_name(o + "_f") for o in node.outputs]
+        self.q.add_node(node.op, ins, outs, name=self.q.fresh_name(node.name + "_float"), **node.attrs)
+        for o, fo in zip(node.outputs, outs, strict=True):
+            self.fl[o] = fo
+            s, zp = act_qparams(*self.ranges[o], self.bits)
+            self._set_qp(o, s, zp)
+            self.map[o] = self._emit("QQuantize", [fo], o + "_q", o, scale=s, zp=zp, to=self.dtype)
+            self.nhwc[o] = False
 
     # ---------------------------------------------------------------- helpers
     def _set_qp(self, name: str, scale: float, zp: int) -> None:
@@ -114,17 +270,25 @@ class _Quantizer:
         return out
 
     def _out_qp(self, node: Node) -> tuple[float, int]:
-        s, zp = act_qparams(*self.ranges[node.outputs[0]])
+        s, zp = act_qparams(*self.ranges[node.outputs[0]], self.bits)
         self._set_qp(node.outputs[0], s, zp)
         return s, zp
 
     def _act(self, node: Node, scale: float, zp: int) -> dict:
-        lo, hi = -128, 127
+        lo, hi = (-32768, 32767) if self.bits == 16 else (-128, 127)
         if node.attr("activation", ""):
             a, b = node.attr("activation_params", [0.0, float("inf")])
             lo = max(lo, zp + round(a / scale)) if np.isfinite(a) else lo
             hi = min(hi, zp + round(b / scale)) if np.isfinite(b) else hi
         return {"act_min": int(lo), "act_max": int(hi)}
+
+    def _nhwc_in(self, name: str) -> str | None:
+        """The quantized tensor of ``name`` (4-D) in NHWC for the conv and pool ops; None when not 4-D."""
+        if self.nhwc[name]:
+            return self.map[name]
+        if len(self.f.tensors[name].shape) != 4:
+            return None
+        return self._emit("Transpose", [self.map[name]], name + "_nhwc", name, perm=_TO_NHWC)
 
     def _nchw_in(self, name: str) -> str:
         """The int8 tensor of ``name`` in the float graph's layout."""
@@ -137,15 +301,33 @@ class _Quantizer:
         self.map[node.outputs[0]], self.nhwc[node.outputs[0]] = self.map[x], self.nhwc[x]
         self.qp[node.outputs[0]] = self.qp[x]
 
-    def _bias(self, node: Node, idx: int, in_scale: float, w_scale: np.ndarray, n: int, mult: float = 1.0) -> list:
-        if len(node.inputs) <= idx or not node.inputs[idx]:
+    def _bias(self, node: Node, idx: int, in_scale: float, w_scale: np.ndarray, n: int, mult: float = 1.0,
+              correction: np.ndarray | None = None) -> list:
+        """int32 bias (int64 in the 16x8 scheme, as TFLite), minus the bias-correction shift if any."""
+        has = len(node.inputs) > idx and bool(node.inputs[idx])
+        if not has and correction is None:
             return []
-        b = self.f.const(node.inputs[idx])
+        b = self.f.const(node.inputs[idx]) if has else np.zeros(n)
         if b is None:
             raise UnsupportedModelError(f"{node.op} node {node.name!r}: bias must be constant to quantize")
         b = np.broadcast_to(np.asarray(b, np.float64).reshape(-1) * mult, (n,))
+        if correction is not None:
+            b = b - correction
         q = np.round(b / (np.float64(np.float32(in_scale)) * w_scale.astype(np.float64)))
-        return [self.q.add_const(node.name + "_bias", np.clip(q, -(2 ** 31), 2 ** 31 - 1).astype(np.int32))]
+        dt, lim = (np.int64, 2 ** 47) if self.bits == 16 else (np.int32, 2 ** 31)
+        return [self.q.add_const(node.name + "_bias", np.clip(q, -lim, lim - 1).astype(dt))]
+
+    def _correction(self, x: str, w: np.ndarray, wq: np.ndarray, ws: np.ndarray, groups: int = 1) -> np.ndarray | None:
+        """E[(Wq - W) x] per output channel from the calibration mean of each input channel (the mean
+        of a conv's window is taken as the channel mean: padding is ignored)."""
+        mean = self.ranges.get("mean:" + x)
+        if not self.bias_correction or mean is None:
+            return None
+        dw = wq.astype(np.float64) * ws.reshape((-1,) + (1,) * (w.ndim - 1)) - w.astype(np.float64)
+        dw = dw.reshape(dw.shape[0], dw.shape[1], -1).sum(axis=2)        # (out, in/groups)
+        m, cg = dw.shape
+        idx = (np.arange(m) // (m // groups))[:, None] * cg + np.arange(cg)[None, :]
+        return (dw * np.asarray(mean, np.float64)[idx]).sum(axis=1)
 
     # ---------------------------------------------------------------- ops
     def op_identity(self, node: Node) -> None:
@@ -153,7 +335,23 @@ class _Quantizer:
 
     op_dropout = op_identity
 
-    def op_relu(self, node: Node) -> None:
+    def op_transpose(self, node: Node) -> None:
+        """A layout change between NCHW and NHWC (float .tflite imports) is free: it only flips which
+        layout the quantized tensor is recorded in."""
+        x, perm = node.inputs[0], list(node.attr("perm"))
+        o = node.outputs[0]
+        self.qp[o] = self.qp[x]
+        if self.nhwc[x] and perm == _TO_NHWC or not self.nhwc[x] and perm == _TO_NCHW \
+                and len(self.f.tensors[x].shape) == 4:
+            self.map[o], self.nhwc[o] = self.map[x], not self.nhwc[x]
+            return
+        self.map[o] = self._emit("Transpose", [self._nchw_in(x)], o, node.name, perm=perm)
+        self.nhwc[o] = False
+
+    def op_clip(self, node: Node) -> None:
+        self.op_relu(node, node.attr("min", None), node.attr("max", None))
+
+    def op_relu(self, node: Node, lo: float | None = 0.0, hi: float | None = None) -> None:
         """A Relu left unfused (after an Add): raise the clamp of the int8 op producing its input.
 
         The producer keeps its calibrated output scale; only its ``act_min`` moves to the zero point,
@@ -165,13 +363,19 @@ class _Quantizer:
                 or x in self.f.outputs:
             raise UnsupportedModelError(f"Relu node {node.name!r} does not follow a Conv/Gemm/Add; run "
                                         "edgeinfer.passes.fuse_activations (quantize does) or fuse it in the model")
-        src.attrs["act_min"] = max(int(src.attrs.get("act_min", -128)), int(self.qp[x][1]))
+        s, zp = self.qp[x]
+        qmin, qmax = (-32768, 32767) if self.bits == 16 else (-128, 127)
+        if lo is not None:
+            src.attrs["act_min"] = max(int(src.attrs.get("act_min", qmin)), zp + int(round(lo / s)))
+        if hi is not None:
+            src.attrs["act_max"] = min(int(src.attrs.get("act_max", qmax)), zp + int(round(hi / s)))
         self._alias(node)
 
     def op_conv(self, node: Node) -> None:
         w = self.f.const(node.inputs[1])
         x = node.inputs[0]
-        if w is None or w.ndim != 4 or not self.nhwc[x]:
+        xin = self._nhwc_in(x)
+        if w is None or w.ndim != 4 or xin is None:
             raise UnsupportedModelError(f"Conv node {node.name!r}: only 2-D convolutions with constant weights "
                                         "are quantized")
         cin, g, m = self.f.tensors[x].shape[1], node.attr("group", 1), w.shape[0]
@@ -185,7 +389,7 @@ class _Quantizer:
         else:
             op, wt = "QConv2D", wq.transpose(0, 2, 3, 1)
         wname = self.q.add_const(node.name + "_w", np.ascontiguousarray(wt))
-        ins = [self.map[x], wname, *self._bias(node, 2, in_s, ws, m)]
+        ins = [xin, wname, *self._bias(node, 2, in_s, ws, m, correction=self._correction(x, w, wq, ws, g))]
         self.map[node.outputs[0]] = self._emit(
             op, ins, node.outputs[0], node.name, strides=list(geo["strides"]), dilations=list(geo["dilations"]),
             pads=[p[0], p[1], p[2], p[3]], in_scale=in_s, in_zp=in_zp, w_scale=[float(v) for v in ws],
@@ -198,7 +402,7 @@ class _Quantizer:
         out_s, out_zp = self._out_qp(node)
         wq, ws = quantize_weights(w, 0)
         ins = [self._nchw_in(x), self.q.add_const(node.name + "_w", wq),
-               *self._bias(node, bias_idx, in_s, ws, w.shape[0], bias_mult)]
+               *self._bias(node, bias_idx, in_s, ws, w.shape[0], bias_mult, self._correction(x, w, wq, ws))]
         self.map[node.outputs[0]] = self._emit(
             "QFullyConnected", ins, node.outputs[0], node.name, in_scale=in_s, in_zp=in_zp,
             w_scale=[float(v) for v in ws], out_scale=out_s, out_zp=out_zp, **self._act(node, out_s, out_zp))
@@ -219,12 +423,13 @@ class _Quantizer:
 
     def _pool(self, node: Node, op: str, kernel: list[int], geo: dict) -> None:
         x = node.inputs[0]
-        if not self.nhwc[x]:
+        xin = self._nhwc_in(x)
+        if xin is None:
             raise UnsupportedModelError(f"{node.op} node {node.name!r}: only 2-D pooling is quantized")
         if op == "QAveragePool2D" and node.attr("count_include_pad", 0) and any(geo["pads"]):
             raise UnsupportedModelError(f"{node.name!r}: average pooling counting the padding is not supported")
         self.qp[node.outputs[0]] = self.qp[x]  # TFLite pools keep the input's scale and zero point
-        self.map[node.outputs[0]] = self._emit(op, [self.map[x]], node.outputs[0], node.name, kernel_shape=kernel,
+        self.map[node.outputs[0]] = self._emit(op, [xin], node.outputs[0], node.name, kernel_shape=kernel,
                                                strides=list(geo["strides"]), pads=list(geo["pads"]))
         self.nhwc[node.outputs[0]] = True
 

@@ -35,18 +35,25 @@ def channel_multipliers(in_scale: float, w_scale: list[float], out_scale: float,
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def _clamp(node, acc: np.ndarray) -> np.ndarray:
-    return np.clip(acc, node.attr("act_min", -128), node.attr("act_max", 127)).astype(np.int8)
+def _clamp(node, acc: np.ndarray, dtype: np.dtype | str = "int8") -> np.ndarray:
+    info = np.iinfo(np.dtype(dtype))
+    return np.clip(acc, node.attr("act_min", info.min), node.attr("act_max", info.max)).astype(dtype)
 
 
-def _requant(node, acc: np.ndarray, n_out: int) -> np.ndarray:
+def _requant(node, acc: np.ndarray, n_out: int, dtype: np.dtype | str = "int8") -> np.ndarray:
+    """int8: MultiplyByQuantizedMultiplier on the int32 accumulator; int16 activations (16x8): TFLite's
+    int64 overload (multiplier reduced to 16 bits, one rounding shift)."""
     mult, shift = channel_multipliers(node.attr("in_scale"), node.attr("w_scale"), node.attr("out_scale"), n_out)
-    y = qm.mbqm(acc, np.asarray(mult), np.asarray(shift), node.attr("single_rounding", False))
-    return _clamp(node, y + node.attr("out_zp"))
+    if np.dtype(dtype) == np.int16:
+        y = qm.mbqm64(acc, np.asarray(mult), np.asarray(shift))
+    else:
+        y = qm.mbqm(acc, np.asarray(mult), np.asarray(shift), node.attr("single_rounding", False))
+    return _clamp(node, y + node.attr("out_zp"), dtype)
 
 
 def _int8_input(node, t) -> None:
-    require(t.dtype == "int8", node, f"input must be int8, got {t.dtype}")
+    """int8 activations, or int16 ones of the 16x8 scheme (symmetric, zero point 0)."""
+    require(t.dtype in ("int8", "int16"), node, f"input must be int8 or int16, got {t.dtype}")
 
 
 def _same_out(in_size: int, k: int, s: int, d: int, pb: int, pe: int) -> int:
@@ -70,7 +77,7 @@ class _QConvBase(OpDef):
         cout = w.shape[3] if cls.depthwise else w.shape[0]
         if not cls.depthwise:
             require(x.shape[3] % w.shape[3] == 0, node, f"{x.shape[3]} input channels, weights take {w.shape[3]}")
-        return [((x.shape[0], oh, ow, cout), "int8")]
+        return [((x.shape[0], oh, ow, cout), x.dtype)]
 
     @classmethod
     def reference(cls, node, x, w, b=None):
@@ -100,7 +107,7 @@ class _QConvBase(OpDef):
                             "nhwc,mc->nhwm", xs[..., gi * cg:(gi + 1) * cg], w64[gi * mg:(gi + 1) * mg, i, j])
         if b is not None:
             acc += b.astype(np.int64)
-        return (_requant(node, acc, cout),)
+        return (_requant(node, acc, cout, x.dtype),)
 
     @classmethod
     def cost(cls, node, inputs, outputs):
@@ -139,10 +146,10 @@ class QFullyConnected(OpDef):
         per = int(np.prod(x.shape[1:]))
         require(per % n_in == 0, node, f"input of {per} values per sample is not rows of {n_in}")
         if node.attr("keep_num_dims", False):
-            return [((*x.shape[:-1], w.shape[0]), "int8")]
+            return [((*x.shape[:-1], w.shape[0]), x.dtype)]
         rows = per // n_in
         return [((x.shape[0] if rows == 1 else (None if x.shape[0] is None else x.shape[0] * rows), w.shape[0]),
-                 "int8")]
+                 x.dtype)]
 
     @staticmethod
     def reference(node, x, w, b=None):
@@ -151,7 +158,7 @@ class QFullyConnected(OpDef):
         acc = xs @ w.astype(np.int64).T
         if b is not None:
             acc += b.astype(np.int64)
-        y = _requant(node, acc, w.shape[0])
+        y = _requant(node, acc, w.shape[0], x.dtype)
         shape = (*x.shape[:-1], w.shape[0]) if node.attr("keep_num_dims", False) else (-1, w.shape[0])
         return (y.reshape(shape),)
 
@@ -176,7 +183,7 @@ class _QPool(OpDef):
         require(len(x.shape) == 4, node, f"needs an NHWC input, got {x.shape}")
         *_, oh, ow = pool_geometry(node, x.shape[1], x.shape[2])
         require(oh > 0 and ow > 0, node, "output would be empty")
-        return [((x.shape[0], oh, ow, x.shape[3]), "int8")]
+        return [((x.shape[0], oh, ow, x.shape[3]), x.dtype)]
 
     @classmethod
     def reference(cls, node, x):
@@ -194,7 +201,7 @@ class _QPool(OpDef):
                     s, cnt = win.sum(axis=(1, 2)), (r1 - r0) * (c1 - c0)
                     # C division truncates: round half away from zero as TFLite does
                     y[:, r, c] = np.where(s > 0, (s + cnt // 2) // cnt, -((-(s - cnt // 2)) // cnt))
-        return (_clamp(node, y),)
+        return (_clamp(node, y, x.dtype),)
 
     @staticmethod
     def cost(node, inputs, outputs):
@@ -216,14 +223,16 @@ class QMaxPool2D(_QPool):
     name = "QMaxPool2D"
 
 
-def add_params(node) -> dict:
-    """TFLite int8 ADD's Prepare: both inputs rescaled to 2*max(scale) with 20 bits of headroom."""
+def add_params(node, int16: bool = False) -> dict:
+    """TFLite ADD's Prepare: both inputs rescaled to 2*max(scale) with 20 bits of headroom (int8) or 15
+    (int16, TFLM add.cc: ``left_shift = output->type == kTfLiteInt16 ? 15 : 20``)."""
     s1, s2, so = f32(node.attr("a_scale")), f32(node.attr("b_scale")), f32(node.attr("out_scale"))
+    ls = 15 if int16 else 20
     twice_max = 2 * max(s1, s2)
     m1, sh1 = qm.quantize_multiplier(s1 / twice_max)
     m2, sh2 = qm.quantize_multiplier(s2 / twice_max)
-    mo, sho = qm.quantize_multiplier(twice_max / ((1 << 20) * so))
-    return {"left_shift": 20, "m1": m1, "s1": sh1, "m2": m2, "s2": sh2, "mo": mo, "so": sho}
+    mo, sho = qm.quantize_multiplier(twice_max / ((1 << ls) * so))
+    return {"left_shift": ls, "m1": m1, "s1": sh1, "m2": m2, "s2": sh2, "mo": mo, "so": sho}
 
 
 def mul_params(node) -> tuple[int, int]:
@@ -236,7 +245,8 @@ class _QBinary(OpDef):
         a, b = inputs[0], inputs[1]
         _int8_input(node, a)
         _int8_input(node, b)
-        return [(broadcast_shapes(a.shape, b.shape), "int8")]
+        require(a.dtype == b.dtype, node, f"inputs are {a.dtype} and {b.dtype}")
+        return [(broadcast_shapes(a.shape, b.shape), a.dtype)]
 
     @staticmethod
     def cost(node, inputs, outputs):
@@ -251,14 +261,14 @@ class QAdd(_QBinary):
 
     @staticmethod
     def reference(node, a, b):
-        p = add_params(node)
+        p = add_params(node, a.dtype == np.int16)
         sr = node.attr("single_rounding", False)
         xa = (a.astype(np.int64) - node.attr("a_zp")) << p["left_shift"]
         xb = (b.astype(np.int64) - node.attr("b_zp")) << p["left_shift"]
         sa = qm.mbqm(xa, p["m1"], p["s1"], sr)
         sb = qm.mbqm(xb, p["m2"], p["s2"], sr)
         y = qm.mbqm(sa + sb, p["mo"], p["so"], sr) + node.attr("out_zp")
-        return (_clamp(node, y),)
+        return (_clamp(node, y, a.dtype),)
 
 
 @register
@@ -278,7 +288,7 @@ class QMul(_QBinary):
 class _QUnary(OpDef):
     @staticmethod
     def infer(node, inputs):
-        _int8_input(node, inputs[0])
+        require(inputs[0].dtype == "int8", node, f"input must be int8, got {inputs[0].dtype}")
         return [(inputs[0].shape, "int8")]
 
 
@@ -397,7 +407,7 @@ class QMean(OpDef):
     @staticmethod
     def infer(node, inputs):
         x = inputs[0]
-        _int8_input(node, x)
+        require(x.dtype == "int8", node, f"input must be int8, got {x.dtype}")
         axes = sorted(a % len(x.shape) for a in node.attr("axes"))
         keep = node.attr("keepdims", False)
         shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes)
