@@ -52,17 +52,26 @@ def test_binary_boosting_and_regressor(digits):
         np.testing.assert_array_equal(edgeinfer.convert(gb, backend="torch", strategy=s).predict(Xt), gb.predict(Xt))
         np.testing.assert_allclose(edgeinfer.convert(rf, backend="torch", strategy=s).predict(Xt), rf.predict(Xt),
                                    rtol=1e-5)
+    # the binary tie rule once broke ONNX export (tensor & bool in the trace)
+    np.testing.assert_array_equal(edgeinfer.convert(gb, backend="onnxruntime").predict(Xt), gb.predict(Xt))
 
 
-def test_forest_ties_take_the_reference_path(digits):
-    """Pure leaves make exact vote ties; those rows are flagged and get scikit-learn's label."""
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_forest_ties_get_sklearns_label_in_program(digits, strategy):
+    """Pure leaves make exact vote ties; the program itself sums those rows in the reference's order
+    and returns scikit-learn's label (no row left for the reference); exported programs flag them."""
+    import torch
     from sklearn.ensemble import RandomForestClassifier
 
     X, y, Xt = digits
     est = RandomForestClassifier(2, random_state=1).fit(X, y)
-    t = edgeinfer.convert(est, backend="torch")
-    flag = t.program(__import__("torch").from_numpy(Xt))[-1]
-    assert flag.any()
+    proba = est.predict_proba(Xt)
+    top2 = np.sort(proba, axis=1)[:, -2:]
+    assert (top2[:, 0] == top2[:, 1]).any()  # ties present
+    t = edgeinfer.convert(est, backend="torch", strategy=strategy)
+    label, _, flag = t.program(torch.from_numpy(Xt))
+    assert not flag.any()
+    np.testing.assert_array_equal(est.classes_[label.numpy()], est.predict(Xt))
     np.testing.assert_array_equal(t.predict(Xt), est.predict(Xt))
 
 
@@ -151,7 +160,7 @@ def test_cuda_falls_back_to_cpu_with_a_notice(digits, capsys):
 
 
 def test_heuristic():
-    assert choose_strategy(3, 500, 10_000) == "gemm"
+    assert choose_strategy(3, 500, 10_000) == "perfect_tree_traversal"
     assert choose_strategy(8, 10, 1) == "gemm"
     assert choose_strategy(12, 100, 10_000) == "perfect_tree_traversal"
     assert choose_strategy(20, 100, 10_000) == "tree_traversal"

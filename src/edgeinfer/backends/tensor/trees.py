@@ -13,15 +13,22 @@
 
 The heuristic (``strategy="auto"``), from measurements on digits-sized ensembles on CPU:
 
-* depth <= 3: ``gemm`` (a few dense products beat any walk; Hummingbird's rule too);
 * batch <= 16 and depth <= 8: ``gemm`` (a walk is ``depth`` rounds of small ops; per-op cost dominates);
+  at larger batches the walk wins even at depth 3 (gb500, 500 trees of depth 3: ~5x faster than
+  ``gemm``): it touches one node per tree and level, a product touches them all;
 * depth <= 14: ``perfect_tree_traversal`` (fewest ops per level; tables of at most 2^14 nodes per tree);
 * deeper: ``tree_traversal`` (padding would blow the tables up).
 
-Exact labels. Leaf values stay float64 and are summed in float64; a different summation order than
-scikit-learn's can only matter when two classes are within ``4 (T + 2) 2^-53 B`` (B: the largest
-possible sum of absolute leaf values); those rows are flagged and recomputed by the IR reference,
-so the label equals scikit-learn's on every row.
+Speed (CPU). Walks keep a (rows, trees) tensor of int32 node indices and do five whole-tensor ops per
+level (two table lookups, the gather from x, compare, step), over chunks of ``CHUNK_CELLS`` rows x
+trees so the working set stays in cache; leaf values are summed by ``embedding_bag``.
+
+Exact labels. Classifiers sum float32 leaf values; that can only change a label when two classes are
+within ``eps32 = 8 (T + 2) 2^-24 B`` (B: the largest possible sum of absolute leaf values; plus the
+float64 bound). Those rows (a handful, and every exact tie) are summed again in float64 in the IR
+reference's own order (base, then the trees one by one), which reproduces scikit-learn's sums bit for
+bit, so the label equals scikit-learn's on every row without a reference call. Exported programs
+(TorchScript, ONNX) sum in float64 and flag rows within ``4 (T + 2) 2^-53 B`` for the runtime.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from edgeinfer.backends.tensor.ops_classic import top2_margin
+from edgeinfer.backends.tensor.ops_classic import label_margin
 from edgeinfer.backends.tensor.registry import LowerContext, lower
 from edgeinfer.errors import EdgeInferError
 from edgeinfer.ir.node import Node
@@ -40,12 +47,11 @@ from edgeinfer.ir.ops.trees import Tree, n_raw, trees_of
 
 STRATEGIES = ("gemm", "tree_traversal", "perfect_tree_traversal")
 U64 = 2.0 ** -53
+U32 = 2.0 ** -24
 
 
 def choose_strategy(depth: int, n_trees: int, batch: int) -> str:
     """The documented heuristic (module docstring); ``n_trees`` scales nothing yet but is part of the rule."""
-    if depth <= 3:
-        return "gemm"
     if batch <= 16 and depth <= 8:
         return "gemm"
     if depth <= 14:
@@ -116,14 +122,14 @@ class _Gemm:
         # left turns exactly for the leaf reached (exact in float32: small integers)
         c2 = torch.bmm(c1.transpose(0, 1), self.path).transpose(0, 1)
         hit = (c2 == self.lefts).to(torch.uint8)
-        return (torch.argmax(hit, dim=2) + self.offset).t()  # tree-major (T, n), as the walks
+        return torch.argmax(hit, dim=2) + self.offset  # (n, T) global leaf ids, as the walks
 
 
 class _Traversal:
-    """Gather-based walk, right child = left child + 1; see the module docstring."""
+    """Gather-based walk over the nodes as they are, siblings adjacent (right = left + 1); module docstring."""
 
     def __init__(self, trees: list[Tree], leaves: Leaves, dev: Any) -> None:
-        feat, thr, left, leaf_of = [], [], [], []
+        feat, thr, left = [], [], []
         roots, base = [], 0
         self.depth = max(t.depth() for t in trees)
         for ti, t in enumerate(trees):
@@ -140,82 +146,83 @@ class _Traversal:
                 q = nxt
             for old in order:
                 if t.left[old] < 0:
-                    feat.append(0)
-                    thr.append(np.inf)  # x > inf never: a leaf stays where it is
+                    # a leaf points at itself and never goes right (x > inf is false): rows that
+                    # arrive early wait there; its feature slot holds its global leaf id
+                    feat.append(int(leaves.offset[ti] + leaves.local[ti][old]))
+                    thr.append(np.inf)
                     left.append(base + new[old])
-                    leaf_of.append(leaves.offset[ti] + leaves.local[ti][old])
                 else:
                     feat.append(int(t.feature[old]))
                     thr.append(t.threshold[old])
                     left.append(base + new[int(t.left[old])])
-                    leaf_of.append(-1)
             roots.append(base)
             base += len(order)
-        self.feat = torch.tensor(feat, dtype=torch.int64, device=dev)
+        leaf_mask = np.asarray(thr, np.float32) == np.inf
+        self.feat = torch.tensor(np.where(leaf_mask, 0, feat), dtype=torch.int64, device=dev)
+        self.leaf_of = torch.tensor(np.where(leaf_mask, feat, 0), dtype=torch.int64, device=dev)
         self.thr = torch.tensor(np.asarray(thr, np.float32), device=dev)
-        self.left = torch.tensor(left, dtype=torch.int64, device=dev)
-        self.leaf_of = torch.tensor(leaf_of, dtype=torch.int64, device=dev)
-        self.roots = torch.tensor(roots, dtype=torch.int64, device=dev)
+        # int32 node indices (index_select takes them): half the memory traffic of the walk's tensors
+        self.left = torch.tensor(left, dtype=torch.int32, device=dev)
+        self.roots = torch.tensor(roots, dtype=torch.int32, device=dev)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        n, n_t = x.shape[0], self.roots.shape[0]
-        idx = self.roots.repeat_interleave(n)  # tree-major: (T, n) flattened
-        rows = (torch.arange(n, device=x.device) * x.shape[1]).repeat(n_t)
-        xf = x.reshape(-1)
+        g = self.roots.expand(x.shape[0], -1).contiguous()  # (n, T): node of each tree for each row
         for _ in range(self.depth):
-            v = xf.index_select(0, rows + self.feat.index_select(0, idx))
-            idx = self.left.index_select(0, idx) + (v > self.thr.index_select(0, idx)).long()
-        return self.leaf_of.index_select(0, idx).reshape(n_t, n)
+            gf = g.view(-1)
+            v = torch.gather(x, 1, self.feat.index_select(0, gf).view_as(g))
+            g = torch.add(self.left.index_select(0, gf).view_as(g), v > self.thr.index_select(0, gf).view_as(g))
+        return self.leaf_of.index_select(0, g.view(-1)).view_as(g)
 
 
 class _Perfect:
-    """Complete trees of the ensemble's depth, index arithmetic; see the module docstring."""
+    """Complete trees of the ensemble's depth, one table per level; see the module docstring."""
 
     def __init__(self, trees: list[Tree], leaves: Leaves, dev: Any) -> None:
         d = max(1, max(t.depth() for t in trees))
         if d > 20:
             raise EdgeInferError(f"perfect_tree_traversal pads every tree to 2^{d} leaves; "
                                  "use strategy='tree_traversal' for trees this deep")
-        ni, nl, n_t = 2 ** d - 1, 2 ** d, len(trees)
-        feat = np.zeros((n_t, ni), np.int64)
-        thr = np.full((n_t, ni), np.inf, np.float32)
-        leaf = np.zeros((n_t, nl), np.int64)
+        n_t = len(trees)
+        # level-major numbering: node p of level l of tree t is entry t 2^l + p of level l's table, so
+        # its children are entries 2 g and 2 g + 1 of level l + 1: no per-tree offsets at all
+        feat = [np.zeros(n_t << lev, np.int64) for lev in range(d)]
+        thr = [np.full(n_t << lev, np.inf, np.float32) for lev in range(d)]
+        leaf = np.zeros(n_t << d, np.int64)
         for ti, t in enumerate(trees):
             stack = [(0, 0, 0)]  # (node, position within its level, level)
             while stack:
                 node, pos, lev = stack.pop()
                 if t.left[node] < 0:
-                    span = 2 ** (d - lev)
-                    leaf[ti, pos * span:(pos + 1) * span] = leaves.offset[ti] + leaves.local[ti][node]
+                    span = 1 << (d - lev)
+                    start = (ti << d) + pos * span
+                    leaf[start:start + span] = leaves.offset[ti] + leaves.local[ti][node]
                     continue
-                i = 2 ** lev - 1 + pos
-                feat[ti, i], thr[ti, i] = t.feature[node], t.threshold[node]
+                i = (ti << lev) + pos
+                feat[lev][i], thr[lev][i] = t.feature[node], t.threshold[node]
                 stack += [(int(t.left[node]), 2 * pos, lev + 1), (int(t.right[node]), 2 * pos + 1, lev + 1)]
-        self.depth, self.ni, self.nl = d, ni, nl
-        self.feat = torch.from_numpy(feat.reshape(-1)).to(dev)
-        self.thr = torch.from_numpy(thr.reshape(-1)).to(dev)
-        self.leaf = torch.from_numpy(leaf.reshape(-1)).to(dev)
-        self.tree_off = torch.arange(n_t, device=dev) * ni
-        self.leaf_off = torch.arange(n_t, device=dev) * nl
+        self.depth = d
+        self.feat = [torch.from_numpy(f).to(dev) for f in feat]
+        self.thr = [torch.from_numpy(h).to(dev) for h in thr]
+        self.leaf = torch.from_numpy(leaf).to(dev)
+        self.roots = torch.arange(n_t, dtype=torch.int32, device=dev)  # int32: see _Traversal
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        n, n_t = x.shape[0], self.tree_off.shape[0]
-        off = self.tree_off.repeat_interleave(n)  # tree-major: (T, n) flattened
-        rows = (torch.arange(n, device=x.device) * x.shape[1]).repeat(n_t)
-        xf = x.reshape(-1)
-        idx = torch.zeros(n * n_t, dtype=torch.int64, device=x.device)
-        for _ in range(self.depth):
-            g = off + idx
-            v = xf.index_select(0, rows + self.feat.index_select(0, g))
-            idx = 2 * idx + 1 + (v > self.thr.index_select(0, g)).long()
-        return self.leaf.index_select(0, idx - self.ni + self.leaf_off.repeat_interleave(n)).reshape(n_t, n)
+        g = self.roots.expand(x.shape[0], -1).contiguous()  # (n, T)
+        for f, h in zip(self.feat, self.thr, strict=True):
+            gf = g.view(-1)
+            v = torch.gather(x, 1, f.index_select(0, gf).view_as(g))
+            g = torch.add(v > h.index_select(0, gf).view_as(g), g, alpha=2)
+        return self.leaf.index_select(0, g.view(-1)).view_as(g)
 
 
 _WALKERS = {"gemm": _Gemm, "tree_traversal": _Traversal, "perfect_tree_traversal": _Perfect}
 
 
+CHUNK_CELLS = 1 << 17  # rows x trees walked at once: the walk's few tensors stay in the CPU's L2 cache
+
+
 class TreeKernel:
-    """Prepared ensemble: leaf ids by a strategy, float64 sums, label or values, and the unsure flag."""
+    """Prepared ensemble: leaf ids by a strategy, certified sums, label or values, and the unsure flag."""
 
     def __init__(self, node: Node, ctx: LowerContext) -> None:
         self.node = node
@@ -233,21 +240,21 @@ class TreeKernel:
         base = np.asarray(node.attr("base_values", np.zeros(self.k)), np.float64).reshape(-1)
         self.base = torch.from_numpy(base if base.size else np.zeros(self.k)).to(self.dev)
         self.average = node.attr("aggregate_function", "SUM") == "AVERAGE"
-        vals = self.leaves.values
-        # one column per tree, trees cycling through the columns (gradient boosting): scalars, reshape-sum
-        cols = [np.flatnonzero(np.any(t.values != 0, axis=0)) for t in self.trees]
+        self.values64 = torch.from_numpy(self.leaves.values).to(self.dev)
+        self.values32 = self.values64.float()
         n_t = len(self.trees)
-        self.cyclic = self.k > 1 and n_t % self.k == 0 and all(
-            len(c) <= 1 and (len(c) == 0 or c[0] == i % self.k) for i, c in enumerate(cols))
-        if self.cyclic:
-            col = np.repeat(np.arange(n_t) % self.k, [int(t.is_leaf.sum()) for t in self.trees])
-            self.values = torch.from_numpy(np.ascontiguousarray(vals[np.arange(len(vals)), col])).to(self.dev)
-        else:
-            self.values = torch.from_numpy(vals).to(self.dev)
-        bound = np.abs(base).max(initial=0.0) + sum(np.abs(t.values).max(axis=0) for t in self.trees).max()
-        self.eps = 4 * (n_t + 2) * U64 * float(bound) / (n_t if self.average else 1)
+        bound = float(np.abs(base).max(initial=0.0) + sum(np.abs(t.values).max(axis=0) for t in self.trees).max())
+        scale = n_t if self.average else 1
+        # float64 sums in any order: within (T + 1) u64 B of scikit-learn's, per class, so a margin above
+        # 4 (T + 2) u64 B cannot flip; float32 leaves and sums add T u32 B + (T - 1) u32 B per class
+        self.eps64 = 4 * (n_t + 2) * U64 * bound / scale
+        self.eps32 = 8 * (n_t + 2) * U32 * bound / scale + self.eps64
         self.post = node.attr("post_transform", "NONE")
         self.tie_class = node.attr("binary_tie_class", 0)
+        self.regressor = node.op == "TreeEnsembleRegressor"
+        precision = ctx.options.get("precision")
+        # classifiers sum in float32 and certify; regressors keep float64 unless float32 was asked for
+        self.sum32 = precision in ("float32", "float16") or (not self.regressor and precision != "float64")
 
     def walker(self, batch: int) -> Any:
         batch = self.batch_hint or batch
@@ -256,33 +263,76 @@ class TreeKernel:
             self._walkers[s] = _WALKERS[s](self.trees, self.leaves, self.dev)
         return self._walkers[s]
 
-    def raw(self, x: torch.Tensor) -> torch.Tensor:
-        leaf = self.walker(int(x.shape[0]))(x.float().contiguous())
-        n = x.shape[0]
-        # leaf ids are tree-major (T, n): the sum over trees is a run of contiguous adds
-        v = self.values.index_select(0, leaf.reshape(-1))
-        if self.cyclic:  # tree t adds to column t % k: (T / k, k, n) summed over stages
-            acc = v.reshape(-1, self.k, n).sum(dim=0).t()
-        else:
-            acc = v.reshape(-1, n, self.k).sum(dim=0)
-        acc = acc + self.base
-        if self.average:
-            acc = acc / len(self.trees)
-        return acc
+    def _finish(self, sums: torch.Tensor) -> torch.Tensor:
+        raw = sums.double() + self.base
+        return raw / len(self.trees) if self.average else raw
 
-    def __call__(self, x: torch.Tensor, *_: Any) -> tuple:
-        raw = self.raw(x)
-        if self.node.op == "TreeEnsembleRegressor":
-            return (raw.float(),)
+    def _decide(self, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Label index (int32) and the margin that certifies it."""
         if self.post == "LOGISTIC":
             s = raw[:, 0]
-            label = (s > 0) | ((s == 0) & (self.tie_class == 1))
-            p = torch.sigmoid(s)
-            return label.to(torch.int32), torch.stack([1 - p, p], dim=1).float(), s.abs() <= self.eps
-        label = torch.argmax(raw, dim=1).to(torch.int32)
-        unsure = top2_margin(raw) <= self.eps
-        scores = torch.softmax(raw, dim=1) if self.post == "SOFTMAX" else raw
-        return label, scores.float(), unsure
+            return self._logistic_label(s), s.abs()
+        if raw.shape[1] == 1:  # one class: nothing to decide
+            return torch.zeros_like(raw[:, 0], dtype=torch.int32), torch.full_like(raw[:, 0], float("inf"))
+        return label_margin(raw.t())
+
+    def _logistic_label(self, s: torch.Tensor) -> torch.Tensor:
+        # decided in Python, not as ``tensor & bool``: the tracer records that as aten::__and__(Tensor,
+        # bool), which has no schema, and ONNX export then fails in TorchScript alias analysis
+        return (s >= 0 if self.tie_class == 1 else s > 0).to(torch.int32)
+
+    def _in_tree_order(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw scores as the IR reference sums them: base, then each tree in order, in float64.
+
+        The very operations of ``ir.ops.trees.raw_scores`` (a cumulative sum runs left to right), so
+        the label of a row within rounding of a tie equals scikit-learn's without a reference call.
+        """
+        ids = self.walker(int(x.shape[0]))(x)
+        vals = self.values64.index_select(0, ids.reshape(-1)).reshape(ids.shape[0], -1, self.k)
+        raw = torch.cat([self.base.expand(ids.shape[0], 1, self.k), vals], dim=1).cumsum(dim=1)[:, -1]
+        return raw / len(self.trees) if self.average else raw
+
+    def _walk_sums(self, x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """Leaf sums per row, in chunks of rows: each chunk's walk runs in cache, and embedding_bag sums
+        each row's bag of leaf rows without materialising the (rows, trees, k) gather."""
+        n, n_t = int(x.shape[0]), len(self.trees)
+        walk = self.walker(n)
+        step = max(1, CHUNK_CELLS // n_t)
+        parts = [torch.nn.functional.embedding_bag(walk(x[s:s + step]), table, mode="sum") for s in range(0, n, step)]
+        return self._finish(parts[0] if len(parts) == 1 else torch.cat(parts))
+
+    def __call__(self, x: torch.Tensor, *_: Any) -> tuple:
+        x = x.float().contiguous()
+        if self.batch_hint is not None or torch.jit.is_tracing():
+            # exported programs: plain gathers, a float64 sum, rows within its rounding of a tie flagged
+            # for the runtime to recompute (no chunk loop or data-dependent branch baked into the trace)
+            ids = self.walker(int(x.shape[0]))(x)
+            raw = self._finish(self.values64.index_select(0, ids.reshape(-1)).reshape(-1, len(self.trees), self.k)
+                               .sum(dim=1))
+            if self.regressor:
+                return (raw.float(),)
+            label = (self._logistic_label(raw[:, 0]) if self.post == "LOGISTIC"
+                     else torch.argmax(raw, dim=1).to(torch.int32))
+            return label, self._scores(raw), self._decide(raw)[1] <= self.eps64
+        if self.regressor:
+            return (self._walk_sums(x, self.values32 if self.sum32 else self.values64).float(),)
+        raw = self._walk_sums(x, self.values32 if self.sum32 else self.values64)
+        label, margin = self._decide(raw)
+        # rows the fast sums cannot certify (a handful, and every exact tie) are summed again in the
+        # reference's order, which gives scikit-learn's label: nothing is left for the IR reference
+        rows = torch.nonzero(margin <= (self.eps32 if self.sum32 else self.eps64)).reshape(-1)
+        if rows.numel():
+            again = self._in_tree_order(x.index_select(0, rows))
+            raw = raw.index_copy(0, rows, again)
+            label = label.index_copy(0, rows, self._logistic_label(again[:, 0]) if self.post == "LOGISTIC"
+                                     else torch.argmax(again, dim=1).to(torch.int32))
+        return label, self._scores(raw), torch.zeros_like(label, dtype=torch.bool)
+
+    def _scores(self, raw: torch.Tensor) -> torch.Tensor:
+        if self.post == "LOGISTIC":
+            p = torch.sigmoid(raw[:, 0])
+            return torch.stack([1 - p, p], dim=1).float()
+        return (torch.softmax(raw, dim=1) if self.post == "SOFTMAX" else raw).float()
 
 
 @lower("TreeEnsembleClassifier", "TreeEnsembleRegressor")
