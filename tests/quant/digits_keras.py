@@ -66,3 +66,28 @@ def build(tf) -> dict[str, Path]:
         tmp.write_bytes(_convert(tf, model, s, cal))
         os.replace(tmp, p)
     return paths
+
+
+def build_float_ops(tf) -> Path:
+    """A float model using every op the float importer maps (untrained weights: only agreement counts)."""
+    path = cache_dir() / "float_ops.tflite"
+    if path.exists():
+        return path
+    tf.keras.utils.set_random_seed(1)
+    k, L = tf.keras, tf.keras.layers
+    x = k.Input((7, 6, 3), batch_size=1)
+    h = L.ZeroPadding2D(((1, 0), (0, 1)))(x)
+    a = L.Conv2D(6, 3, strides=2, padding="same", activation="relu6")(h)
+    b = L.DepthwiseConv2D(3, depth_multiplier=2, padding="same")(h)
+    b = L.MaxPooling2D(2, padding="same")(b)
+    s = L.Add()([a, b])
+    m = L.Multiply()([L.Activation("sigmoid")(a), L.Activation("tanh")(s)])
+    c = L.Concatenate()([s, m, L.ReLU()(a)])
+    c = L.AveragePooling2D(2, padding="same")(c)
+    g = L.GlobalAveragePooling2D()(c)
+    y = L.Dense(5, activation="tanh")(g)
+    model = k.Model(x, L.Softmax()(L.Dense(4)(L.Concatenate()([y, L.Dense(3)(L.Flatten()(c))]))))
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(_convert(tf, model, "float", np.zeros((1, 7, 6, 3), np.float32)))
+    os.replace(tmp, path)
+    return path

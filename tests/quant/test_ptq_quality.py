@@ -109,3 +109,12 @@ def test_int16x8_ptq_accuracy(digits):
     assert any(t.dtype == "int16" for t in q.tensors.values())
     r = edgeinfer.compare(g, q, X[dk.N_TRAIN:], y[dk.N_TRAIN:])
     assert r["accuracy_drop"] <= 0.005 and r["top1_agreement"] >= 0.99
+
+
+def test_float_tflite_ops_match_litert():
+    """PAD, CONV (RELU6), DEPTHWISE, pools, ADD, MUL, LOGISTIC, TANH, CONCATENATION, MEAN, FC, SOFTMAX."""
+    path = dk.build_float_ops(tf)
+    g = edgeinfer.load_graph(path)
+    X = np.random.default_rng(0).normal(size=(20, 7, 6, 3)).astype(np.float32)
+    want = _litert(path, X)
+    np.testing.assert_allclose(edgeinfer.ir.run(g, X)[g.outputs[0]], want, atol=1e-4)
