@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +21,13 @@ from edgeinfer.backends.c.emit import CSources
 from edgeinfer.errors import ToolchainError
 
 WARN_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+#: The host build (``predict``, tests, benchmarks) targets this very machine: -O3 -march=native lets
+#: gcc vectorise the kernels with the widest SIMD it has. No -ffast-math: with -std=c99 gcc keeps
+#: IEEE evaluation order and does not contract a*b+c into FMA, so results stay bit-identical to
+#: the -O2 build that classical models' exactness tests rely on. Cross builds take their board's
+#: flags from targets/, never these.
+HOST_OPT = "-O3"
+HOST_ARCH = ["-march=native"]
 
 
 def cache_dir() -> Path:
@@ -56,12 +64,38 @@ def batch_wrapper(src: CSources) -> str:
         "  }", "}", ""])
 
 
-def compile_shared(src: CSources, opt: str = "-O2", extra: list[str] | None = None) -> Path:
+def _host_arch() -> list[str]:
+    """HOST_ARCH if the host compiler accepts it (not every compiler knows -march=native)."""
+    global _ARCH
+    if _ARCH is None:
+        with tempfile.TemporaryDirectory(prefix="edgeinfer_") as tmp:
+            Path(tmp, "t.c").write_text("int edgeinfer_probe(void);\nint edgeinfer_probe(void) { return 0; }\n")
+            r = subprocess.run([host_cc(), *HOST_ARCH, "-c", "t.c"], cwd=tmp, capture_output=True, text=True)
+        _ARCH = list(HOST_ARCH) if r.returncode == 0 else []
+    return _ARCH
+
+
+_ARCH: list[str] | None = None
+
+
+def _cpu_id() -> bytes:
+    """What -march=native resolves to on this machine, so a shared cache never serves another CPU's build."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features", "model name")):
+                return line.encode()
+    except OSError:
+        pass
+    return platform.processor().encode()
+
+
+def compile_shared(src: CSources, opt: str = HOST_OPT, extra: list[str] | None = None) -> Path:
     """Build ``src`` (+ batch wrapper) into a shared library; returns its path (cached)."""
     files = dict(src.files)
     files[f"{src.name}_host.c"] = batch_wrapper(src)
-    flags = WARN_FLAGS + [opt, "-fPIC", "-shared"] + list(extra or [])
+    flags = WARN_FLAGS + [opt, *_host_arch(), "-fPIC", "-shared"] + list(extra or [])
     h = hashlib.sha256()
+    h.update(_cpu_id())
     for k in sorted(files):
         h.update(k.encode() + b"\0" + files[k].encode() + b"\0")
     h.update(" ".join(flags).encode())

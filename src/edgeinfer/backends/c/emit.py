@@ -52,14 +52,16 @@ def check_name(name: str) -> str:
 
 
 def _plan(graph: Graph) -> int:
+    from edgeinfer.backends.c.ops.nn import conv_accumulate_ok, conv_alias_ok, conv_scratch_bytes
     from edgeinfer.passes.memory import plan_memory
 
     if all(graph.tensors[o].offset is not None for n in graph.nodes for o in n.outputs
            if o not in graph.outputs) and "arena_bytes" in graph.metadata:
         return int(graph.metadata["arena_bytes"])
-    planned = plan_memory(graph)
+    planned = plan_memory(graph, alias_ok=conv_alias_ok, scratch=conv_scratch_bytes, accumulate=conv_accumulate_ok)
     graph.tensors.update(planned.tensors)
-    graph.metadata.update({k: planned.metadata[k] for k in ("arena_bytes", "arena_naive_bytes")})
+    keys = ("arena_bytes", "arena_naive_bytes", "inplace_nodes", "scratch", "accumulate")
+    graph.metadata.update({k: planned.metadata[k] for k in keys})
     return int(graph.metadata["arena_bytes"])
 
 

@@ -35,4 +35,33 @@ void ei_convtranspose2d_f32(const int32_t *geom, const float *x, const float *w,
 void ei_maxpool2d_f32(const int32_t *geom, const float *x, float *y);
 void ei_avgpool2d_f32(const int32_t *geom, const float *x, float *y);
 
+/* GEMM-based kernels (ei_gemm.c). Weights are packed at generation time as [ceil(M/8)][K][8]
+ * (EI_GEMM_MR rows per panel, zero rows past M) and the bias padded to a multiple of 8 (zeros if
+ * the layer has none). With accumulate != 0 the result is added to what y already holds (a
+ * residual Add computed in the conv's epilogue, before the clamp). */
+#define EI_GEMM_MR 8
+#define EI_GEMM_NR 16
+
+/* y[i][j] = clamp(bias[i] + sum_p wp(i, p) * x[p][j] (+ y[i][j])), i < m, j < n. */
+void ei_gemm_f32(const float *wp, const float *bias, int32_t m, int32_t k, const float *x, int32_t ldx,
+                 int32_t n, float act_min, float act_max, int32_t accumulate, float *y, int32_t ldy);
+
+/* 1x1 stride-1 unpadded conv (group 1) as one GEMM. scratch: NULL, or (c_out + c_in) x EI_GEMM_NR
+ * floats, which makes y == x legal (in place; then accumulate must be 0) and runs the last partial
+ * block of 16 pixels at full width. */
+void ei_conv1x1_f32(const int32_t *geom, const float *x, const float *wp, const float *bias, float act_min,
+                    float act_max, int32_t accumulate, float *scratch, float *y);
+
+/* Any group-1 conv: im2col of chunk_rows output rows at a time into scratch
+ * (c_in * kh * kw * roundup(chunk_rows * ow, EI_GEMM_NR) floats), then the GEMM. */
+void ei_conv2d_gemm_f32(const int32_t *geom, const float *x, const float *wp, const float *bias, float act_min,
+                        float act_max, int32_t accumulate, int32_t chunk_rows, float *scratch, float *y);
+
+/* Depthwise conv (group == c_in == c_out), weights (c, kh * kw). scratch: hp * wp floats from
+ * ei_dwconv_padded (one zero-padded plane). y may be x when the output plane is not larger than the
+ * input plane (in place). */
+void ei_dwconv2d_f32(const int32_t *geom, const float *x, const float *w, const float *bias, float act_min,
+                     float act_max, float *scratch, float *y);
+void ei_dwconv_padded(const int32_t *geom, int32_t *hp, int32_t *wp);
+
 #endif /* EI_NN_H */

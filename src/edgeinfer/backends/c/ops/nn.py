@@ -55,18 +55,123 @@ def _weights_bias(ctx, node) -> tuple[str, str]:
     return w, b
 
 
-@c_op_unless_defined("Conv")
-def conv(ctx, node) -> str:
-    require_float32(ctx, node)
-    x, y = dims(ctx, node.inputs[0]), dims(ctx, node.outputs[0])
-    wshape = dims(ctx, node.inputs[1])
+#: im2col slice budget: rows of output are gathered until the slice would pass this many bytes
+#: (at least one GEMM tile of 16 pixels, at most the whole plane).
+IM2COL_BUDGET = 8 * 1024
+GEMM_MR, GEMM_NR = 8, 16
+
+
+def _conv_kind(graph, node) -> str:
+    """Which float kernel runs ``node``: "pointwise", "gemm", "depthwise" or "direct" (the generic one)."""
+    if node.op != "Conv" or graph.tensors[node.outputs[0]].dtype != "float32" or graph.const(node.inputs[1]) is None:
+        return "none"
+    x, wshape = graph.tensors[node.inputs[0]].shape, graph.tensors[node.inputs[1]].shape
+    if len(x) not in (3, 4) or any(d is None for d in x[1:]):
+        return "none"
+    grp = node.attr("group", 1)
+    geo = conv_geometry(node, list(x[2:]), list(wshape[2:]))
+    if grp == 1:
+        if all(k == 1 for k in wshape[2:]) and all(s == 1 for s in geo["strides"]) and not any(geo["pads"]):
+            return "pointwise"
+        return "gemm"
+    if grp == x[1] == wshape[0]:
+        return "depthwise"
+    return "direct"
+
+
+def _geom_values(graph, node) -> list[int]:
+    x = [1 if d is None else int(d) for d in graph.tensors[node.inputs[0]].shape]
+    y = [1 if d is None else int(d) for d in graph.tensors[node.outputs[0]].shape]
+    wshape = list(graph.tensors[node.inputs[1]].shape)
     nd = len(x) - 2
     x2, y2, k2 = _as_2d(node, x), _as_2d(node, y), _as_2d(node, wshape)
     s, d, pb, _ = _geo2d(conv_geometry(node, x[2:], wshape[2:]), nd)
-    geom = _table(ctx, node, [x2[1], x2[2], x2[3], y2[1], y2[2], y2[3], k2[2], k2[3], *s, *d, *pb,
-                              node.attr("group", 1)])
-    w, b = _weights_bias(ctx, node)
+    return [x2[1], x2[2], x2[3], y2[1], y2[2], y2[3], k2[2], k2[3], *s, *d, *pb, node.attr("group", 1)]
+
+
+def _chunk_rows(geom: list[int]) -> int:
+    """Output rows per im2col slice (see IM2COL_BUDGET)."""
+    k, oh, ow = geom[0] * geom[6] * geom[7], geom[4], geom[5]
+    rows = max(-(-GEMM_NR // ow), IM2COL_BUDGET // (4 * k * ow))
+    return max(1, min(oh, rows))
+
+
+def _dw_scratch_floats(geom: list[int]) -> int:
+    """Floats of the depthwise kernel's scratch, as ``ei_dwconv_padded`` computes them."""
+    _c, h, w, _co, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, _g = geom
+    if (kh, kw, sh, sw, dh, dw, pt, pl) == (3, 3, 1, 1, 1, 1, 1, 1) and (oh, ow) == (h, w) and ow < 16:
+        return 3 * h * w + 2 * w + 2
+    return ((oh - 1) * sh + (kh - 1) * dh + 1) * ((ow - 1) * sw + (kw - 1) * dw + 1)
+
+
+def conv_alias_ok(graph, node) -> bool:
+    """Memory-planner hook: a depthwise or pointwise conv may write its output over its input (batch 1)."""
+    kind = _conv_kind(graph, node)
+    if kind not in ("pointwise", "depthwise") or graph.tensors[node.inputs[0]].shape[0] not in (None, 1):
+        return False
+    geom = _geom_values(graph, node)
+    return geom[4] * geom[5] <= geom[1] * geom[2]
+
+
+def conv_accumulate_ok(graph, node) -> bool:
+    """Memory-planner hook: a group-1 conv without fused activation can add into a residual's buffer."""
+    return (_conv_kind(graph, node) in ("pointwise", "gemm") and not node.attr("activation")
+            and graph.tensors[node.inputs[0]].shape[0] in (None, 1))
+
+
+def conv_scratch_bytes(graph, node, inplace: bool) -> int:
+    """Memory-planner hook: working memory of the kernel that runs ``node`` (see ei_nn.h)."""
+    kind = _conv_kind(graph, node)
+    if kind == "none" or kind == "direct":
+        return 0
+    geom = _geom_values(graph, node)
+    if kind == "pointwise":
+        return 4 * (geom[3] + geom[0]) * GEMM_NR
+    if kind == "gemm":
+        return 4 * geom[0] * geom[6] * geom[7] * (-(-_chunk_rows(geom) * geom[5] // GEMM_NR) * GEMM_NR)
+    return 4 * _dw_scratch_floats(geom)
+
+
+def _packed(ctx, node) -> tuple[str, str]:
+    """Weights packed [ceil(M/8)][K][8] and bias padded to a multiple of 8, as ei_gemm_f32 reads them."""
+    w = ctx.graph.const(node.inputs[1]).astype(np.float32)
+    m = w.shape[0]
+    w = w.reshape(m, -1)
+    mp = -(-m // GEMM_MR) * GEMM_MR
+    wpad = np.zeros((mp, w.shape[1]), np.float32)
+    wpad[:m] = w
+    wp = wpad.reshape(mp // GEMM_MR, GEMM_MR, -1).transpose(0, 2, 1)
+    b = np.zeros(mp, np.float32)
+    if len(node.inputs) > 2 and node.inputs[2]:
+        b[:m] = ctx.graph.const(node.inputs[2]).astype(np.float32)
+    return ctx.const_array(node.name + "_wpack", wp), ctx.const_array(node.name + "_bpack", b)
+
+
+@c_op_unless_defined("Conv")
+def conv(ctx, node) -> str:
+    require_float32(ctx, node)
+    values = _geom_values(ctx.graph, node)
+    md = ctx.graph.metadata
+    kind = _conv_kind(ctx.graph, node)
+    scratch = md.get("scratch", {}).get(node.name)
     lo, hi = act_bounds(node)
+    acc = 1 if node.name in md.get("accumulate", {}) else 0
+    sref = f"(float *)({ctx.name}_arena.b + {scratch[0]})" if scratch else "(float *)0"
+    if kind in ("pointwise", "gemm", "depthwise") and (scratch or kind == "pointwise"):
+        geom = _table(ctx, node, values)
+        ctx.use_kernel("ei_gemm")
+        if kind == "depthwise":
+            w, b = _weights_bias(ctx, node)
+            return _per_image(ctx, node, f"ei_dwconv2d_f32({geom}, @X@, {w}, {b}, {lo}, {hi}, {sref}, @Y@);")
+        wp, bp = _packed(ctx, node)
+        if kind == "pointwise":
+            return _per_image(ctx, node, f"ei_conv1x1_f32({geom}, @X@, {wp}, {bp}, {lo}, {hi}, {acc}, {sref}, @Y@);")
+        return _per_image(ctx, node, f"ei_conv2d_gemm_f32({geom}, @X@, {wp}, {bp}, {lo}, {hi}, {acc}, "
+                                     f"{_chunk_rows(values)}, {sref}, @Y@);")
+    if acc:
+        raise RuntimeError(f"{node.name}: planned to accumulate into a residual but has no GEMM kernel")
+    geom = _table(ctx, node, values)
+    w, b = _weights_bias(ctx, node)
     ctx.use_kernel("ei_conv")
     return _per_image(ctx, node, f"ei_conv2d_f32({geom}, @X@, {w}, {b}, {lo}, {hi}, @Y@);")
 

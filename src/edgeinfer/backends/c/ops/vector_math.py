@@ -22,6 +22,9 @@ def _bcast_strides(shape: list[int], out: list[int]) -> list[int]:
 
 @c_op_unless_defined(*_BINARY)
 def binary(ctx, node) -> str:
+    absorbed = [c for c, a in ctx.graph.metadata.get("accumulate", {}).items() if a == node.name]
+    if absorbed:  # the memory planner made that conv add its result into this Add's other operand
+        return f"/* computed by {absorbed[0]}, accumulating into the shared buffer */"
     out = dims(ctx, node.outputs[0])
     t = ctx.ctype_of(node.outputs[0])
     if node.op == "Pow" and t != "float":

@@ -1,0 +1,413 @@
+/* ei_gemm.c: float32 GEMM-based convolution kernels (see ei_nn.h).
+ *
+ * One micro-kernel computes an EI_GEMM_MR (8) output channels x EI_GEMM_NR (16) pixels tile with
+ * fixed-count loops on a local accumulator array, which gcc turns into SIMD registers (two AVX
+ * vectors per channel row at -O3 -march=native, plain scalar code on a Cortex-M4). The weights are
+ * packed at generation time as [ceil(M/8)][K][8] (zero rows past M) so the k loop reads one
+ * contiguous group of 8 per step; the input rows are read straight from the activation tensor
+ * (1x1 conv) or from an im2col slice of the arena (any other conv) built one chunk of output rows at
+ * a time, so the zero padding costs nothing in the hot loop. Depthwise conv copies one channel at a
+ * time into a zero-bordered scratch plane, which both removes border tests and makes it legal to
+ * write the output over the input (the planner shares their buffer). */
+#include <string.h>
+#include "ei_nn.h"
+
+/* This file only serves float neural-network layers, whose results are checked against a reference
+ * with a tolerance: gcc may contract a * b + c into one fused multiply-add here (twice the
+ * throughput on hosts with FMA, and one rounding less). Every other kernel keeps -std=c99's default
+ * of no contraction, so classical models stay bit-exact. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
+#define EI_MR EI_GEMM_MR
+#define EI_NR EI_GEMM_NR
+
+#if defined(__GNUC__)
+#define EI_GEMM_NOINLINE __attribute__((noinline))
+#else
+#define EI_GEMM_NOINLINE
+#endif
+
+static float ei_gclamp(float v, float lo, float hi)
+{
+  v = v < lo ? lo : v;
+  return v > hi ? hi : v;
+}
+
+#if defined(__GNUC__) && (defined(__SSE2__) || defined(__ARM_NEON) || defined(__AVX__))
+/* SIMD hosts: GNU C vector types make the accumulators registers for certain (gcc's vectoriser,
+ * left to itself, keeps an 8x16 array in memory). An 8-float vector is one AVX register, two SSE or
+ * NEON ones; with AVX-512 a 16-float vector is one register and the tile is 8 of them. */
+typedef float ei_v8 __attribute__((vector_size(32), aligned(4)));
+#define EI_GEMM_VECTOR 1
+#if defined(__AVX512F__)
+typedef float ei_v16 __attribute__((vector_size(64), aligned(4)));
+#endif
+#endif
+
+static void ei_store_row(float *yr, const float *a, int32_t n, float lo, float hi, int32_t accum)
+{
+  int32_t j;
+  if (accum) {
+    for (j = 0; j < n; ++j) yr[j] = ei_gclamp(a[j] + yr[j], lo, hi);
+  } else {
+    for (j = 0; j < n; ++j) yr[j] = ei_gclamp(a[j], lo, hi);
+  }
+}
+
+#if defined(EI_GEMM_VECTOR)
+/* 8 rows x 8 columns, n (<= 8) of them stored. */
+EI_GEMM_NOINLINE static void ei_gemm_v8(const float *wp, const float *bias, int32_t k, const float *x, int32_t ldx,
+                                        int32_t mrows, int32_t n, float lo, float hi, int32_t accum, float *y,
+                                        int32_t ldy, int32_t ns)
+{
+  ei_v8 a[EI_MR], xv;
+  float t[8];
+  int32_t p, i;
+  for (i = 0; i < EI_MR; ++i) a[i] = bias[i] + (ei_v8){0};
+  if (n == 8) {
+    for (p = 0; p < k; ++p) {
+      const float *w = wp + (long)p * EI_MR;
+      memcpy(&xv, x + (long)p * ldx, sizeof xv);
+      a[0] += w[0] * xv; a[1] += w[1] * xv; a[2] += w[2] * xv; a[3] += w[3] * xv;
+      a[4] += w[4] * xv; a[5] += w[5] * xv; a[6] += w[6] * xv; a[7] += w[7] * xv;
+    }
+  } else {
+    for (p = 0; p < k; ++p) {
+      const float *w = wp + (long)p * EI_MR;
+      for (i = 0; i < 8; ++i) t[i] = i < n ? x[(long)p * ldx + i] : 0.0f;
+      memcpy(&xv, t, sizeof xv);
+      a[0] += w[0] * xv; a[1] += w[1] * xv; a[2] += w[2] * xv; a[3] += w[3] * xv;
+      a[4] += w[4] * xv; a[5] += w[5] * xv; a[6] += w[6] * xv; a[7] += w[7] * xv;
+    }
+  }
+  for (i = 0; i < mrows; ++i) {
+    memcpy(t, &a[i], sizeof t);
+    ei_store_row(y + (long)i * ldy, t, ns, lo, hi, accum);
+  }
+}
+#endif
+
+/* Full tile: rows [0, mrows) of y (mrows <= 8), 16 columns. */
+static void ei_gemm_tile16(const float *wp, const float *bias, int32_t k, const float *x, int32_t ldx,
+                           int32_t mrows, int32_t n, float lo, float hi, int32_t accum, float *y, int32_t ldy)
+{
+#if defined(__AVX512F__) && defined(EI_GEMM_VECTOR)
+  ei_v16 a[EI_MR], xv;
+  float t[16];
+  int32_t p, i;
+  for (i = 0; i < EI_MR; ++i) a[i] = bias[i] + (ei_v16){0};
+  for (p = 0; p < k; ++p) {
+    const float *w = wp + (long)p * EI_MR;
+    memcpy(&xv, x + (long)p * ldx, sizeof xv);
+    a[0] += w[0] * xv; a[1] += w[1] * xv; a[2] += w[2] * xv; a[3] += w[3] * xv;
+    a[4] += w[4] * xv; a[5] += w[5] * xv; a[6] += w[6] * xv; a[7] += w[7] * xv;
+  }
+  for (i = 0; i < mrows; ++i) {
+    memcpy(t, &a[i], sizeof t);
+    ei_store_row(y + (long)i * ldy, t, n, lo, hi, accum);
+  }
+#elif defined(EI_GEMM_VECTOR)
+  ei_gemm_v8(wp, bias, k, x, ldx, mrows, 8, lo, hi, accum, y, ldy, n < 8 ? n : 8);
+  if (n > 8) ei_gemm_v8(wp, bias, k, x + 8, ldx, mrows, 8, lo, hi, accum, y + 8, ldy, n - 8);
+#else
+  float acc[EI_MR][EI_NR];
+  int32_t p, i, j;
+  for (i = 0; i < EI_MR; ++i)
+    for (j = 0; j < EI_NR; ++j) acc[i][j] = bias[i];
+  for (p = 0; p < k; ++p) {
+    const float *xr = x + (long)p * ldx;
+    const float *w = wp + (long)p * EI_MR;
+    for (i = 0; i < EI_MR; ++i)
+      for (j = 0; j < EI_NR; ++j) acc[i][j] += w[i] * xr[j];
+  }
+  for (i = 0; i < mrows; ++i) ei_store_row(y + (long)i * ldy, acc[i], n, lo, hi, accum);
+#endif
+}
+
+#if !defined(EI_GEMM_VECTOR)
+/* Narrow tile: 1 <= n < 16 columns (8 at a time, then the rest one by one). */
+EI_GEMM_NOINLINE static void ei_gemm_tile8(const float *wp, const float *bias, int32_t k, const float *x,
+                                           int32_t ldx, int32_t mrows, int32_t n, float lo, float hi,
+                                           int32_t accum, float *y, int32_t ldy)
+{
+  float acc[EI_MR][8];
+  int32_t p, i, j;
+  for (i = 0; i < EI_MR; ++i)
+    for (j = 0; j < 8; ++j) acc[i][j] = bias[i];
+  if (n >= 8) {
+    for (p = 0; p < k; ++p) {
+      const float *xr = x + (long)p * ldx;
+      const float *w = wp + (long)p * EI_MR;
+      for (i = 0; i < EI_MR; ++i)
+        for (j = 0; j < 8; ++j) acc[i][j] += w[i] * xr[j];
+    }
+    n = 8;
+  } else {
+    for (p = 0; p < k; ++p) {
+      const float *xr = x + (long)p * ldx;
+      const float *w = wp + (long)p * EI_MR;
+      for (i = 0; i < EI_MR; ++i)
+        for (j = 0; j < n; ++j) acc[i][j] += w[i] * xr[j];
+    }
+  }
+  for (i = 0; i < mrows; ++i) {
+    float *yr = y + (long)i * ldy;
+    for (j = 0; j < n; ++j) yr[j] = ei_gclamp(acc[i][j] + (accum ? yr[j] : 0.0f), lo, hi);
+  }
+}
+#endif
+
+/* padded != 0: x has readable (zero) columns up to the next multiple of 16 past n, so every tile
+ * is a full one and only the stores are cut short. */
+static void ei_gemm_run(const float *wp, const float *bias, int32_t m, int32_t k, const float *x, int32_t ldx,
+                        int32_t n, float act_min, float act_max, int32_t accumulate, float *y, int32_t ldy,
+                        int32_t padded)
+{
+  int32_t j0, i0;
+  for (j0 = 0; j0 < n; j0 += EI_NR) {
+    const int32_t nb = n - j0;
+    for (i0 = 0; i0 < m; i0 += EI_MR) {
+      const int32_t mr = m - i0 < EI_MR ? m - i0 : EI_MR;
+      const float *wb = wp + (long)i0 * k;
+      float *yb = y + (long)i0 * ldy + j0;
+      if (nb >= EI_NR || padded) {
+        ei_gemm_tile16(wb, bias + i0, k, x + j0, ldx, mr, nb < EI_NR ? nb : EI_NR, act_min, act_max, accumulate,
+                       yb, ldy);
+      } else {
+#if defined(EI_GEMM_VECTOR)
+        ei_gemm_v8(wb, bias + i0, k, x + j0, ldx, mr, nb < 8 ? nb : 8, act_min, act_max, accumulate, yb, ldy,
+                   nb < 8 ? nb : 8);
+        if (nb > 8)
+          ei_gemm_v8(wb, bias + i0, k, x + j0 + 8, ldx, mr, nb - 8, act_min, act_max, accumulate, yb + 8, ldy,
+                     nb - 8);
+#else
+        ei_gemm_tile8(wb, bias + i0, k, x + j0, ldx, mr, nb, act_min, act_max, accumulate, yb, ldy);
+        if (nb > 8)
+          ei_gemm_tile8(wb, bias + i0, k, x + j0 + 8, ldx, mr, nb - 8, act_min, act_max, accumulate, yb + 8, ldy);
+#endif
+      }
+    }
+  }
+}
+
+void ei_gemm_f32(const float *wp, const float *bias, int32_t m, int32_t k, const float *x, int32_t ldx,
+                 int32_t n, float act_min, float act_max, int32_t accumulate, float *y, int32_t ldy)
+{
+  ei_gemm_run(wp, bias, m, k, x, ldx, n, act_min, act_max, accumulate, y, ldy, 0);
+}
+
+void ei_conv1x1_f32(const int32_t *g, const float *x, const float *wp, const float *bias, float act_min,
+                    float act_max, int32_t accumulate, float *scratch, float *y)
+{
+  const int32_t cin = g[EI_CONV_CIN], cout = g[EI_CONV_COUT];
+  const int32_t plane = g[EI_CONV_OH] * g[EI_CONV_OW];
+  const int32_t inplace = x == y;
+  float *tile = scratch, *xs = scratch + (long)cout * EI_NR;
+  int32_t j0, i, nb;
+  if (scratch == 0) {
+    ei_gemm_run(wp, bias, cout, cin, x, plane, plane, act_min, act_max, accumulate, y, plane, 0);
+    return;
+  }
+  /* in place (y == x): each block of 16 output columns is computed into the scratch tile from the
+   * same input columns, which nothing else reads, then copied over them; the last, partial block
+   * reads a zero-padded copy so that it too runs the full-width tile */
+  for (j0 = 0; j0 < plane; j0 += EI_NR) {
+    const float *xb = x + j0;
+    int32_t ldx = plane;
+    nb = plane - j0 < EI_NR ? plane - j0 : EI_NR;
+    if (nb < EI_NR) {
+      memset(xs, 0, (size_t)cin * EI_NR * sizeof(float));
+      for (i = 0; i < cin; ++i) memcpy(xs + (long)i * EI_NR, x + (long)i * plane + j0, (size_t)nb * sizeof(float));
+      xb = xs;
+      ldx = EI_NR;
+    }
+    if (!inplace) {
+      ei_gemm_run(wp, bias, cout, cin, xb, ldx, nb, act_min, act_max, accumulate, y + j0, plane, 1);
+      continue;
+    }
+    ei_gemm_run(wp, bias, cout, cin, xb, ldx, nb, act_min, act_max, 0, tile, EI_NR, 1);
+    for (i = 0; i < cout; ++i) memcpy(y + (long)i * plane + j0, tile + (long)i * EI_NR, (size_t)nb * sizeof(float));
+  }
+}
+
+/* im2col for output rows [oy0, oy0 + rows): row r = (c, ky, kx) of b holds, for every output pixel
+ * of the chunk, the input value under that tap or 0 in the padding. */
+static void ei_im2col(const int32_t *g, const float *x, int32_t oy0, int32_t rows, int32_t ldb, float *b)
+{
+  const int32_t cin = g[EI_CONV_CIN], h = g[EI_CONV_H], wd = g[EI_CONV_W], ow = g[EI_CONV_OW];
+  const int32_t kh = g[EI_CONV_KH], kw = g[EI_CONV_KW], sh = g[EI_CONV_SH], sw = g[EI_CONV_SW];
+  const int32_t dh = g[EI_CONV_DH], dw = g[EI_CONV_DW], pt = g[EI_CONV_PT], pl = g[EI_CONV_PL];
+  const int32_t nc = rows * ow;
+  int32_t c, ky, kx, r, ox, j, oxa, oxb;
+  for (kx = 0; kx < kw; ++kx) {
+    const int32_t off = kx * dw - pl;
+    /* output columns [oxa, oxb) read inside the row */
+    oxa = off < 0 ? (-off + sw - 1) / sw : 0;
+    oxb = wd - off > 0 ? (wd - off + sw - 1) / sw : 0;
+    if (oxb > ow) oxb = ow;
+    if (oxa > oxb) oxa = oxb;
+    for (c = 0; c < cin; ++c) {
+      const float *xc = x + (long)c * h * wd;
+      for (ky = 0; ky < kh; ++ky) {
+        float *br = b + (long)((c * kh + ky) * kw + kx) * ldb;
+        for (r = 0; r < rows; ++r) {
+          const int32_t iy = (oy0 + r) * sh + ky * dh - pt;
+          float *restrict bo = br + r * ow;
+          const float *restrict xr = xc + (long)iy * wd + off;
+          if (iy < 0 || iy >= h) {
+            for (ox = 0; ox < ow; ++ox) bo[ox] = 0.0f;
+            continue;
+          }
+          for (ox = 0; ox < oxa; ++ox) bo[ox] = 0.0f;
+          if (sw == 1) {
+            for (ox = oxa; ox < oxb; ++ox) bo[ox] = xr[ox];
+          } else {
+            for (ox = oxa; ox < oxb; ++ox) bo[ox] = xr[ox * sw];
+          }
+          for (ox = oxb; ox < ow; ++ox) bo[ox] = 0.0f;
+        }
+        for (j = nc; j < ldb; ++j) br[j] = 0.0f;
+      }
+    }
+  }
+}
+
+void ei_conv2d_gemm_f32(const int32_t *g, const float *x, const float *wp, const float *bias, float act_min,
+                        float act_max, int32_t accumulate, int32_t chunk_rows, float *scratch, float *y)
+{
+  const int32_t cout = g[EI_CONV_COUT], oh = g[EI_CONV_OH], ow = g[EI_CONV_OW];
+  const int32_t k = g[EI_CONV_CIN] * g[EI_CONV_KH] * g[EI_CONV_KW];
+  const int32_t plane = oh * ow;
+  int32_t oy0;
+  for (oy0 = 0; oy0 < oh; oy0 += chunk_rows) {
+    const int32_t rows = oh - oy0 < chunk_rows ? oh - oy0 : chunk_rows;
+    const int32_t ldb = (chunk_rows * ow + EI_NR - 1) / EI_NR * EI_NR;
+    ei_im2col(g, x, oy0, rows, ldb, scratch);
+    ei_gemm_run(wp, bias, cout, k, scratch, ldb, rows * ow, act_min, act_max, accumulate, y + (long)oy0 * ow, plane,
+                1);
+  }
+}
+
+/* Narrow planes (KWS: 25x5): a 3x3 stride-1 'same' conv over the plane as one long row. xs is the
+ * channel with w + 1 zeros before and after (the rows above and below the plane); m0 / m2 are 0 in the
+ * first / last column and 1 elsewhere, cancelling the taps that would wrap around to the next row. */
+static void ei_dw3x3_flat(const float *xs, const float *m0, const float *m2, int32_t h, int32_t wd,
+                          const float *w, float bias, float lo, float hi, float *y)
+{
+  const int32_t n = h * wd;
+  const float *r0 = xs - wd, *r1 = xs, *r2 = xs + wd;
+  int32_t i;
+  for (i = 0; i < n; ++i) {
+    const float v = bias + m0[i] * (w[0] * r0[i - 1] + w[3] * r1[i - 1] + w[6] * r2[i - 1])
+                    + (w[1] * r0[i] + w[4] * r1[i] + w[7] * r2[i])
+                    + m2[i] * (w[2] * r0[i + 1] + w[5] * r1[i + 1] + w[8] * r2[i + 1]);
+    y[i] = ei_gclamp(v, lo, hi);
+  }
+}
+
+/* One channel, 3x3, any stride: one output row at a time (SIMD across the row). */
+static void ei_dw3x3_rows(const float *xp, int32_t wp, int32_t oh, int32_t ow, int32_t sh, int32_t sw,
+                          const float *w, float bias, float lo, float hi, float *y)
+{
+  const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+  int32_t oy, ox;
+  for (oy = 0; oy < oh; ++oy) {
+    const float *r0 = xp + (long)oy * sh * wp, *r1 = r0 + wp, *r2 = r1 + wp;
+    float *yr = y + oy * ow;
+    if (sw == 1) {
+      for (ox = 0; ox < ow; ++ox) {
+        const float v = bias + w0 * r0[ox] + w1 * r0[ox + 1] + w2 * r0[ox + 2] + w3 * r1[ox] + w4 * r1[ox + 1]
+                        + w5 * r1[ox + 2] + w6 * r2[ox] + w7 * r2[ox + 1] + w8 * r2[ox + 2];
+        yr[ox] = ei_gclamp(v, lo, hi);
+      }
+    } else {
+      for (ox = 0; ox < ow; ++ox) {
+        const int32_t q = ox * sw;
+        const float v = bias + w0 * r0[q] + w1 * r0[q + 1] + w2 * r0[q + 2] + w3 * r1[q] + w4 * r1[q + 1]
+                        + w5 * r1[q + 2] + w6 * r2[q] + w7 * r2[q + 1] + w8 * r2[q + 2];
+        yr[ox] = ei_gclamp(v, lo, hi);
+      }
+    }
+  }
+}
+
+/* One channel, any kernel size / stride / dilation. */
+static void ei_dw_generic(const float *xp, int32_t wp, const int32_t *g, const float *w, float bias, float lo,
+                          float hi, float *y)
+{
+  const int32_t oh = g[EI_CONV_OH], ow = g[EI_CONV_OW], kh = g[EI_CONV_KH], kw = g[EI_CONV_KW];
+  const int32_t sh = g[EI_CONV_SH], sw = g[EI_CONV_SW], dh = g[EI_CONV_DH], dw = g[EI_CONV_DW];
+  int32_t oy, ox, ky, kx;
+  for (oy = 0; oy < oh; ++oy) {
+    float *yr = y + oy * ow;
+    for (ox = 0; ox < ow; ++ox) yr[ox] = bias;
+    for (ky = 0; ky < kh; ++ky) {
+      const float *xr = xp + (long)(oy * sh + ky * dh) * wp;
+      for (kx = 0; kx < kw; ++kx) {
+        const float wv = w[ky * kw + kx];
+        const float *xq = xr + kx * dw;
+        for (ox = 0; ox < ow; ++ox) yr[ox] += wv * xq[ox * sw];
+      }
+    }
+    for (ox = 0; ox < ow; ++ox) yr[ox] = ei_gclamp(yr[ox], lo, hi);
+  }
+}
+
+static int32_t ei_dw_is_flat(const int32_t *g)
+{
+  return g[EI_CONV_KH] == 3 && g[EI_CONV_KW] == 3 && g[EI_CONV_SH] == 1 && g[EI_CONV_SW] == 1
+         && g[EI_CONV_DH] == 1 && g[EI_CONV_DW] == 1 && g[EI_CONV_PT] == 1 && g[EI_CONV_PL] == 1
+         && g[EI_CONV_OH] == g[EI_CONV_H] && g[EI_CONV_OW] == g[EI_CONV_W] && g[EI_CONV_OW] < 16;
+}
+
+void ei_dwconv2d_f32(const int32_t *g, const float *x, const float *w, const float *bias, float act_min,
+                     float act_max, float *scratch, float *y)
+{
+  const int32_t c = g[EI_CONV_CIN], h = g[EI_CONV_H], wd = g[EI_CONV_W], oh = g[EI_CONV_OH], ow = g[EI_CONV_OW];
+  const int32_t kh = g[EI_CONV_KH], kw = g[EI_CONV_KW], sh = g[EI_CONV_SH], sw = g[EI_CONV_SW];
+  const int32_t pt = g[EI_CONV_PT], pl = g[EI_CONV_PL];
+  int32_t hp, wp, rows, cols, ch, r, i;
+  if (ei_dw_is_flat(g)) {
+    const int32_t n = h * wd;
+    float *xs = scratch + wd + 1, *m0 = scratch + n + 2 * wd + 2, *m2 = m0 + n;
+    memset(scratch, 0, (size_t)(n + 2 * wd + 2) * sizeof(float));
+    for (i = 0; i < n; ++i) {
+      m0[i] = i % wd == 0 ? 0.0f : 1.0f;
+      m2[i] = i % wd == wd - 1 ? 0.0f : 1.0f;
+    }
+    for (ch = 0; ch < c; ++ch) {
+      /* copied first: y may be x (in place) */
+      memcpy(xs, x + (long)ch * n, (size_t)n * sizeof(float));
+      ei_dw3x3_flat(xs, m0, m2, h, wd, w + ch * 9, bias ? bias[ch] : 0.0f, act_min, act_max, y + (long)ch * n);
+    }
+    return;
+  }
+  ei_dwconv_padded(g, &hp, &wp);
+  rows = h < hp - pt ? h : hp - pt;
+  cols = wd < wp - pl ? wd : wp - pl;
+  memset(scratch, 0, (size_t)hp * wp * sizeof(float));
+  for (ch = 0; ch < c; ++ch) {
+    const float *xc = x + (long)ch * h * wd;
+    float *yc = y + (long)ch * oh * ow;
+    const float b = bias ? bias[ch] : 0.0f;
+    /* the channel's plane is copied before its output is written: y may overlap x up to here */
+    for (r = 0; r < rows; ++r) memcpy(scratch + (long)(r + pt) * wp + pl, xc + (long)r * wd, (size_t)cols * sizeof(float));
+    if (kh == 3 && kw == 3 && g[EI_CONV_DH] == 1 && g[EI_CONV_DW] == 1) {
+      ei_dw3x3_rows(scratch, wp, oh, ow, sh, sw, w + ch * 9, b, act_min, act_max, yc);
+    } else {
+      ei_dw_generic(scratch, wp, g, w + (long)ch * kh * kw, b, act_min, act_max, yc);
+    }
+  }
+}
+
+void ei_dwconv_padded(const int32_t *g, int32_t *hp, int32_t *wp)
+{
+  *hp = (g[EI_CONV_OH] - 1) * g[EI_CONV_SH] + (g[EI_CONV_KH] - 1) * g[EI_CONV_DH] + 1;
+  *wp = (g[EI_CONV_OW] - 1) * g[EI_CONV_SW] + (g[EI_CONV_KW] - 1) * g[EI_CONV_DW] + 1;
+  if (ei_dw_is_flat(g)) { /* the flat path's layout, as one row of this many floats */
+    *wp = 3 * g[EI_CONV_H] * g[EI_CONV_W] + 2 * g[EI_CONV_W] + 2;
+    *hp = 1;
+  }
+}
