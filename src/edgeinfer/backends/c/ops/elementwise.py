@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from edgeinfer.backends.c.ops.shape import copy_block
 from edgeinfer.backends.c.registry import c_op
 
 
@@ -15,21 +16,14 @@ def relu(ctx, node) -> str:
 
 @c_op("Identity")
 def identity(ctx, node) -> str:
-    x, y = ctx.ref(node.inputs[0]), ctx.ref(node.outputs[0])
-    n = ctx.numel(node.outputs[0])
-    t = ctx.ctype_of(node.outputs[0])
-    if x == y:  # the planner gave the output the input's buffer: nothing to copy
-        return ""
-    return f"memmove({y}, {x}, {n} * sizeof({t}));"
+    return copy_block(ctx, node, node.inputs[0], node.outputs[0])
 
 
 def _kernel_unary(kernel: str):
     def emit(ctx, node) -> str:
         ctx.use_kernel("ei_activation")
-        x, y = ctx.ref(node.inputs[0]), ctx.ref(node.outputs[0])
-        n = ctx.numel(node.outputs[0])
-        return (f"if ((const void *){y} != (const void *){x}) memmove({y}, {x}, {n} * sizeof(float));\n"
-                f"{kernel}({y}, {n});")
+        y, n = ctx.ref(node.outputs[0]), ctx.numel(node.outputs[0])
+        return copy_block(ctx, node, node.inputs[0], node.outputs[0]) + f"\n{kernel}({y}, {n});"
     return emit
 
 
@@ -53,7 +47,7 @@ def softmax(ctx, node) -> str:
 
         raise UnsupportedModelError("the C backend computes Softmax over the last axis only")
     ctx.use_kernel("ei_activation")
-    x, y = ctx.ref(node.inputs[0]), ctx.ref(node.outputs[0])
+    y = ctx.ref(node.outputs[0])
     n, last = ctx.numel(node.outputs[0]), t.shape[-1]
-    return (f"int32_t r;\nif ((const void *){y} != (const void *){x}) memmove({y}, {x}, {n} * sizeof(float));\n"
-            f"for (r = 0; r < {n // last}; ++r) ei_softmax_f32({y} + r * {last}, {last});")
+    return ("int32_t r;\n" + copy_block(ctx, node, node.inputs[0], node.outputs[0]) + "\n"
+            + f"for (r = 0; r < {n // last}; ++r) ei_softmax_f32({y} + r * {last}, {last});")
