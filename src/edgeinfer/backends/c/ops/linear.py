@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from edgeinfer.backends.c.ops.dense import certified_label, exact_helper, fast_path, make_layers
+import numpy as np
+
+from edgeinfer.backends.c.ops.dense import call_core, core_helper, exact_helper, make_layers, regress
 from edgeinfer.backends.c.registry import c_op
 
 
@@ -10,8 +12,6 @@ def _params(ctx, node):
     w = ctx.graph.const(node.inputs[1])
     b = ctx.graph.const(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
     if b is None:
-        import numpy as np
-
         b = np.zeros(w.shape[0], w.dtype)
     return w, b
 
@@ -21,19 +21,15 @@ def linear_classifier(ctx, node) -> str:
     w, b = _params(ctx, node)
     k = w.shape[0]
     exact = bool(ctx.options.get("exact", True))
-    layers = make_layers(ctx, node.name, [(w, b)], exact)
+    layers = make_layers(ctx, node.name, [(w, b)], exact, input_major=True)
     x, label, scores = ctx.ref(node.inputs[0]), ctx.ref(node.outputs[0]), ctx.ref(node.outputs[1])
     post = node.attr("post_transform", "NONE")
-    lines = ["const float *x = " + x + ";", f"float *sc = {scores};"]
-    z = "z" if k == 1 else "sc"
-    if k == 1:
-        lines.append("float z[1];")
-    lines += fast_path(ctx, "x", layers, "identity", z, certify=exact)
-    decide = "return z[0] > 0.0;" if k == 1 else f"return ei_argmax_f64(z, {k});"
+    decide = "return zz[0] > 0.0;" if k == 1 else f"return ei_argmax_f64(zz, {k});"
     if exact and k > 1:
         ctx.use_kernel("ei_reduce")
     fn = exact_helper(ctx, node.name, layers, "identity", decide) if exact else None
-    lines += certified_label(ctx, label, z, k, fn)
+    core = core_helper(ctx, node, layers, "identity", k, fn)
+    lines = [f"float *sc = {scores};", *call_core(core, x, label, "sc", k, layers[-1].n_pad)]
     lines += _post(ctx, post, k, w.dtype.name == "float64")
     return "\n".join(lines)
 
@@ -72,6 +68,5 @@ def _post(ctx, post: str, k: int, wide: bool) -> list[str]:
 @c_op("LinearRegressor")
 def linear_regressor(ctx, node) -> str:
     w, b = _params(ctx, node)
-    layers = make_layers(ctx, node.name, [(w, b)], exact=False)
-    return "\n".join(fast_path(ctx, ctx.ref(node.inputs[0]), layers, "identity", ctx.ref(node.outputs[0]),
-                               certify=False))
+    layers = make_layers(ctx, node.name, [(w, b)], exact=False, input_major=True)
+    return regress(ctx, ctx.ref(node.inputs[0]), layers, "identity", ctx.ref(node.outputs[0]))

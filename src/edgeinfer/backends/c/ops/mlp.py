@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgeinfer.backends.c.ops.dense import certified_label, exact_helper, fast_path, make_layers
+from edgeinfer.backends.c.ops.dense import call_core, core_helper, exact_helper, make_layers, regress
 from edgeinfer.backends.c.registry import c_op
 
 
@@ -13,27 +13,26 @@ def mlp(ctx, node) -> str:
     act, out_act = node.attr("activation", "relu"), node.attr("out_activation", "identity")
     x = ctx.ref(node.inputs[0])
     if node.attr("task", "classifier") != "classifier":
-        layers = make_layers(ctx, node.name, params, exact=False)
-        return "\n".join(fast_path(ctx, x, layers, act, ctx.ref(node.outputs[0]), certify=False))
+        layers = make_layers(ctx, node.name, params, exact=False, input_major=True)
+        return regress(ctx, x, layers, act, ctx.ref(node.outputs[0]))
     exact = bool(ctx.options.get("exact", True))
-    layers = make_layers(ctx, node.name, params, exact)
+    layers = make_layers(ctx, node.name, params, exact, input_major=True)
     k = layers[-1].n_out
     label, proba = ctx.ref(node.outputs[0]), ctx.ref(node.outputs[1])
-    lines = [f"const float *x = {x};", f"float *sc = {proba};"]
-    z = "z" if k == 1 else "sc"
-    if k == 1:
-        lines.append("float z[1];")
-    lines += fast_path(ctx, "x", layers, act, z, certify=exact)
     fn = None
     if exact:
-        ctx.use_kernel("ei_activation_f64")
+        # the label from the double logits: the output activation is increasing, so it cannot
+        # change the sign / argmax (except by rounding two logits closer than 1e-16 into one
+        # probability, far below what the double path resolves anyway); skipping it keeps soft
+        # double exp / division out of flash on an FPU-single MCU
         if k == 1:
-            decide = "ei_sigmoid_f64(z, 1);\nreturn z[0] > 0.5;"
+            decide = "return zz[0] > 0.0;"
         else:
             ctx.use_kernel("ei_reduce")
-            decide = f"ei_softmax_f64(z, {k});\nreturn ei_argmax_f64(z, {k});"
+            decide = f"return ei_argmax_f64(zz, {k});"
         fn = exact_helper(ctx, node.name, layers, act, decide)
-    lines += certified_label(ctx, label, z, k, fn)
+    core = core_helper(ctx, node, layers, act, k, fn)
+    lines = [f"float *sc = {proba};", *call_core(core, x, label, "sc", k, layers[-1].n_pad)]
     if k == 1:
         lines += ["sc[1] = 1.0f / (1.0f + expf(-z[0]));", "sc[0] = 1.0f - sc[1];"]
     else:
