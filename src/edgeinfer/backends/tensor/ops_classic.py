@@ -119,20 +119,40 @@ def _linear(node: Node, ctx: LowerContext, classifier: bool):
     w = ctx.tensor(coef, dt).t().contiguous()
     has_b = len(node.inputs) > 2 and bool(node.inputs[2])
     b = ctx.const(node.inputs[2], dt) if has_b else torch.zeros(w.shape[1], dtype=dt, device=ctx.device)
-    w_abs, b_abs = w.abs(), b.abs()
     n = coef.shape[1]
     post = node.attr("post_transform", "NONE")
+    # a per-row scale of every |z|: max|x| times the largest column L1 norm of w, plus max|b|
+    w_l1, b_max = float(w.abs().sum(dim=0).max()), float(b.abs().max()) if b.numel() else 0.0
+    w32t, b32 = w.t().float().contiguous(), b.float()[:, None]
+
+    def bound(x: torch.Tensor, u: float) -> torch.Tensor:
+        # |z - z_ref| <= 2 (n + 2) u (|x| |w| + |b|) for each of two sums: twice that separates them
+        scale = torch.maximum(x.amax(dim=1), -x.amin(dim=1)).double() * w_l1 + b_max
+        return 4 * (n + 2) * u * scale
 
     def run(x, *_):
+        if not classifier:
+            return (torch.addmm(b, x.to(dt), w).float(),)
+        if dt == torch.float64 and w.shape[1] > 1 and not torch.jit.is_tracing():
+            # float32 class-major product (4x faster than float64 row-major on CPU), certified with
+            # float32 + float64 rounding; the rows it cannot certify are recomputed in float64
+            x32 = x.float()
+            zt = torch.addmm(b32, w32t, x32.t())
+            label, margin = label_margin(zt)
+            scores = (torch.softmax(zt, dim=0).t() if post == "SOFTMAX" else label_and_scores(zt.t(), post)[1]).float()
+            rows = torch.nonzero(margin.double() <= bound(x32, U32 + U64)).reshape(-1)
+            unsure = torch.zeros_like(label, dtype=torch.bool)
+            if rows.numel():
+                z = torch.addmm(b, x.index_select(0, rows).to(dt), w)
+                lab, sc = label_and_scores(z, post)
+                label, scores = label.index_copy(0, rows, lab), scores.index_copy(0, rows, sc)
+                unsure = unsure.index_copy(0, rows, top2_margin(z) <= bound(x.index_select(0, rows), U64))
+            return label, scores, unsure
         xd = x.to(dt)
         z = torch.addmm(b, xd, w)
-        if not classifier:
-            return (z.float(),)
         label, scores = label_and_scores(z, post)
-        # |z - z_ref| <= 2 (n + 2) u (|x| |w| + |b|) for each of the two sums: twice that separates them
-        bound = 4 * (n + 2) * unit(dt) * (torch.addmm(b_abs, xd.abs(), w_abs)).amax(dim=1)
         margin = z[:, 0].abs() if z.shape[1] == 1 else top2_margin(z)
-        return label, scores, margin <= bound
+        return label, scores, margin <= bound(xd, unit(dt))
     return run
 
 
