@@ -705,7 +705,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=900.0, help="seconds allowed for one compile")
     p.add_argument("--no-m4", action="store_true", help="skip the Cortex-M4 footprint")
     p.add_argument("--markdown", action="store_true", help="print the table as markdown (for the README)")
+    p.add_argument("--table-from", type=Path, help="print the table of an earlier JSON result and stop")
     a = p.parse_args(argv)
+    if a.table_from:
+        print(format_table(json.loads(a.table_from.read_text()), markdown=a.markdown))
+        return 0
     models = a.models.split(",") if a.models else (QUICK_MODELS if a.quick else list(specs))
     tools = a.tools.split(",") if a.tools else list(TOOLS)
     result = run(models, tools, min_time=a.min_time, repeats=a.repeats, timeout=a.timeout, with_m4=not a.no_m4,
