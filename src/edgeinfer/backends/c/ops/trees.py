@@ -39,6 +39,7 @@ from edgeinfer.ir.ops.trees import Tree, n_raw, trees_of
 GROUP = 10          # at most this many trees are walked together by the table layout
 INLINE_MAX_BRANCHES = 4096  # "auto" inlines up to this many branches (measured crossover: see the docstring)
 U32 = 2.0 ** -24
+FLAT_HEIGHT = 2      # inline subtrees this high are branch-free selects (see _inline_tree)
 
 
 @dataclass
@@ -196,9 +197,27 @@ class _Table:
         return f"{self.nodes_r}[{o} + {r}]"
 
 
-def _inline_tree(p: Plan, t: int) -> str:
-    """C body of one tree as nested if/else returning the leaf vector id."""
+def _inline_tree(p: Plan, t: int, flat: int = FLAT_HEIGHT) -> str:
+    """C body of one tree as nested if/else returning the leaf vector id.
+
+    Subtrees at most ``flat`` levels high are selects instead (every compare evaluated, the
+    leaf chosen with conditional moves): their tests are the least predictable ones, the last
+    before a leaf, and a misprediction costs more than the extra compares.
+    """
     tree, lv = p.trees[t], p.leaf_vec[t]
+    height = np.zeros(len(tree.left), np.int64)
+    for n in reversed(_preorder(tree)):  # children come after their parent in pre-order
+        height[n] = 1 + max(height[tree.left[n]], height[tree.right[n]])
+
+    def select(n: int, pad: str, out: list[str]) -> str:
+        if tree.left[n] < 0:
+            return f"{int(lv[n])}u"
+        a_, b_ = select(int(tree.left[n]), pad, out), select(int(tree.right[n]), pad, out)
+        name = f"s{len(out)}_"
+        out.append(f"{pad}const uint32_t {name} = x[{int(tree.feature[n])}] <= {c_float(tree.threshold[n])} "
+                   f"? {a_} : {b_};")
+        return name
+
     out: list[str] = []
     stack: list[tuple[int, int, str]] = [(0, 1, "")]
     while stack:
@@ -208,8 +227,10 @@ def _inline_tree(p: Plan, t: int) -> str:
             out.append(pad[:-2] + tail)
             if n < 0:
                 continue
-        if tree.left[n] < 0:
-            out.append(f"{pad}return {int(lv[n])}u;")
+        if tree.left[n] < 0 or height[n] <= flat:
+            block: list[str] = []
+            res = select(n, pad + "  ", block)
+            out += [f"{pad}return {res};"] if not block else [f"{pad}{{", *block, f"{pad}  return {res};", f"{pad}}}"]
             continue
         out.append(f"{pad}if (x[{int(tree.feature[n])}] <= {c_float(tree.threshold[n])}) {{")
         stack += [(-1, depth + 1, "}"), (int(tree.right[n]), depth + 1, "} else {"), (int(tree.left[n]), depth + 1, "")]
