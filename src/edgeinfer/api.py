@@ -108,8 +108,9 @@ def quantize(model: Any, calibration: Any, scheme: str = "int8", *, observer: st
              float_threshold: float | None = None) -> Graph:
     """Post-training quantization of a float model to TFLite-scheme int8 (or ``"int16x8"``) ops, float in
     and out; ``observer`` "minmax", "percentile", "mse" or "entropy"; ``keep_float`` layer names (or
-    ``float_threshold``, a relative error) leave layers float; ``scheme="int16"`` on a classical model
-    gives its fixed-point form (no float in the C).
+    ``float_threshold``, a relative error) leave layers float. On a classical model (trees, linear
+    classifier, MLP) ``scheme="int16"`` or ``"int8"`` gives its fixed-point form: integer features,
+    no float in the C (``passes/quantize_classical.py``).
 
     >>> # q = edgeinfer.quantize(torch_cnn, calibration=X_cal, example_input=X_cal[:1]); convert(q)
     """
@@ -137,7 +138,13 @@ def compare(float_model: Any, q_model: Any, X: Any, y: Any = None) -> dict[str, 
 
     def outputs(m: Any) -> tuple[np.ndarray, Graph]:
         if isinstance(m, Graph):
-            return np.asarray(run(m, X)[m.outputs[-1]], np.float64), m
+            xm = X
+            iq = m.metadata.get("input_quantization")
+            if iq is not None and np.issubdtype(np.asarray(X).dtype, np.floating):
+                from edgeinfer.ir.ops.fixed_point import quantize_features
+
+                xm = quantize_features(X, iq)  # a fixed-point graph takes integer features
+            return np.asarray(run(m, xm)[m.outputs[-1]], np.float64), m
         return np.asarray(m.run(X)[m.graph.outputs[-1]], np.float64), m.graph
 
     (a, ga), (b, gb) = outputs(float_model), outputs(q_model)

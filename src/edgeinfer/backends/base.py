@@ -76,6 +76,12 @@ class CompiledModel:
             raise InputError(f"input contains NaN or infinity (first at row {bad[0][0]}, "
                              f"feature {bad[0][1]}); impute or drop those values first")
         dt = np.dtype(t.dtype)
+        iq = self.graph.metadata.get("input_quantization")
+        if iq is not None and np.issubdtype(arr.dtype, np.floating):
+            # a fixed-point model: float features are quantized here, as firmware would quantize them
+            from edgeinfer.ir.ops.fixed_point import quantize_features
+
+            arr = quantize_features(arr, iq)
         if np.issubdtype(dt, np.integer) and np.issubdtype(arr.dtype, np.integer):
             info = np.iinfo(dt)
             if arr.size and (arr.min() < info.min or arr.max() > info.max):

@@ -139,8 +139,13 @@ def quantize_graph(graph: Graph, calibration: np.ndarray, observer: str = "minma
 
     ``float_threshold``: a layer whose output error relative to its inputs' (RMS, relative to the float
     output's RMS) exceeds it on the calibration data is kept float, and the graph is quantized again."""
+    from edgeinfer.passes.quantize_classical import is_classical, quantize_classical
+
+    if is_classical(graph):
+        return quantize_classical(graph, calibration, "int16" if scheme == "int16x8" else scheme)
     if scheme not in SCHEMES:
-        raise UnsupportedModelError(f"quantization scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
+        raise UnsupportedModelError(f"quantization scheme {scheme!r}; choose one of {', '.join(SCHEMES)} "
+                                    "(int16 is the fixed-point scheme of classical models)")
     bits = SCHEMES[scheme]
     keep = set(keep_float or [])
     missing = keep - {n.name for n in graph.nodes}

@@ -118,20 +118,22 @@ def generate(graph: Graph, name: str, options: dict | None = None) -> CSources:
         classes = ", ".join(str(c) for c in md["classes"])
         h.append(f"/* class index -> label: {classes[:400]}{' ...' if len(classes) > 400 else ''} */")
         scores_t = graph.outputs[1]
+        # fixed-point models take integer features and give integer scores: the wrappers follow the graph
+        x_c, s_c = ctype(graph.tensors[graph.inputs[0]].dtype), ctype(graph.tensors[scores_t].dtype)
         h += ["", f"/* Class index (0..{up}_N_CLASSES-1) of one sample of {up}_N_FEATURES features. */",
-              f"int32_t {name}_predict(const float *x);"]
+              f"int32_t {name}_predict(const {x_c} *x);"]
         h += [f"/* {'Class probabilities' if md.get('has_proba') else 'Decision scores'} "
               f"({ctx.numel(scores_t)} values). */",
-              f"void {name}_predict_proba(const float *x, float *out);"]
+              f"void {name}_predict_proba(const {x_c} *x, {s_c} *out);"]
         if ctx.label_fn:
-            wrappers += [f"int32_t {name}_predict(const float *x)", "{", f"  return {ctx.label_fn}(x);", "}", ""]
+            wrappers += [f"int32_t {name}_predict(const {x_c} *x)", "{", f"  return {ctx.label_fn}(x);", "}", ""]
         else:
             wrappers += [
-                f"int32_t {name}_predict(const float *x)", "{",
-                "  int32_t label;", f"  float scores[{ctx.numel(scores_t)}];",
+                f"int32_t {name}_predict(const {x_c} *x)", "{",
+                "  int32_t label;", f"  {s_c} scores[{ctx.numel(scores_t)}];",
                 f"  {name}_infer(x, &label, scores);", "  return label;", "}", ""]
         wrappers += [
-            f"void {name}_predict_proba(const float *x, float *out)", "{",
+            f"void {name}_predict_proba(const {x_c} *x, {s_c} *out)", "{",
             "  int32_t label;", f"  {name}_infer(x, &label, out);", "}", ""]
     elif task == "regression":
         n_out = ctx.numel(graph.outputs[0])
