@@ -204,12 +204,15 @@ void ei_conv1x1_f32(const int32_t *g, const float *x, const float *wp, const flo
   const int32_t cin = g[EI_CONV_CIN], cout = g[EI_CONV_COUT];
   const int32_t plane = g[EI_CONV_OH] * g[EI_CONV_OW];
   const int32_t inplace = x == y;
-  float *tile = scratch, *xs = scratch + (long)cout * EI_NR;
+  float *tile, *xs;
   int32_t j0, i, nb;
   if (scratch == 0) {
     ei_gemm_run(wp, bias, cout, cin, x, plane, plane, act_min, act_max, accumulate, y, plane, 0);
     return;
   }
+  /* only now: arithmetic on a null scratch pointer is undefined behaviour (UBSan flags it) */
+  tile = scratch;
+  xs = scratch + (long)cout * EI_NR;
   /* in place (y == x): each block of 16 output columns is computed into the scratch tile from the
    * same input columns, which nothing else reads, then copied over them; the last, partial block
    * reads a zero-padded copy so that it too runs the full-width tile */
