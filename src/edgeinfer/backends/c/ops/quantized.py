@@ -1,4 +1,5 @@
-"""C for the TFLite-scheme integer ops: calls into the ei_*_s8.c kernels (see ei_int8.h).
+"""C for the TFLite-scheme integer ops: calls into the ei_*_s8.c kernels (see ei_int8.h), and the
+ei_*_s16.c ones (ei_int16.h) where activations are int16 (the 16x8 scheme).
 
 Fixed-point multipliers and shifts are computed here with the very functions the IR
 reference uses (``ir/ops/quantized.py``, ``ir/quant_math.py``), as TFLite's Prepare does,
@@ -28,7 +29,19 @@ def _no_single_rounding(node) -> None:
 
 
 def _bias(ctx, node) -> str:
-    return ctx.ref(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else "(const int32_t *)0"
+    if len(node.inputs) > 2 and node.inputs[2]:
+        return ctx.ref(node.inputs[2])
+    return "(const int64_t *)0" if _is16(ctx, node) else "(const int32_t *)0"
+
+
+def _is16(ctx, node) -> bool:
+    """16x8 scheme: int16 activations, int8 weights, int64 bias (the ei_*_s16 kernels)."""
+    return ctx.graph.tensors[node.inputs[0]].dtype == "int16"
+
+
+def _act_range(ctx, node) -> tuple[int, int]:
+    lo, hi = (-32768, 32767) if _is16(ctx, node) else (-128, 127)
+    return node.attr("act_min", lo), node.attr("act_max", hi)
 
 
 @c_op("QConv2D", "QDepthwiseConv2D")
@@ -44,9 +57,10 @@ def qconv(ctx, node) -> str:
     pt, pl, _, _ = node.attr("pads", [0, 0, 0, 0])
     geom = _i32(ctx, node, "geom", [x[1], x[2], x[3], y[1], y[2], cout, w[1], w[2], *node.attr("strides", [1, 1]),
                                     *node.attr("dilations", [1, 1]), pt, pl, node.attr("in_zp"), node.attr("out_zp"),
-                                    node.attr("act_min", -128), node.attr("act_max", 127), groups])
-    ctx.use_kernel("ei_conv_s8")
-    fn = "ei_depthwise_conv2d_s8" if depthwise else "ei_conv2d_s8"
+                                    *_act_range(ctx, node), groups])
+    sfx = "s16" if _is16(ctx, node) else "s8"
+    ctx.use_kernel(f"ei_conv_{sfx}")
+    fn = f"ei_depthwise_conv2d_{sfx}" if depthwise else f"ei_conv2d_{sfx}"
     return (f"{fn}({geom}, {ctx.ref(node.inputs[0])}, {ctx.ref(node.inputs[1])}, {_bias(ctx, node)}, "
             f"{_i32(ctx, node, 'mult', mult)}, {_i32(ctx, node, 'shift', shift)}, {ctx.ref(node.outputs[0])});")
 
@@ -58,11 +72,11 @@ def qfc(ctx, node) -> str:
     n_out, n_in = w
     ws = node.attr("w_scale")
     mult, shift = channel_multipliers(node.attr("in_scale"), ws, node.attr("out_scale"), len(ws))
-    q = _i32(ctx, node, "q", [node.attr("in_zp"), node.attr("out_zp"), node.attr("act_min", -128),
-                              node.attr("act_max", 127)])
+    q = _i32(ctx, node, "q", [node.attr("in_zp"), node.attr("out_zp"), *_act_range(ctx, node)])
     rows = ctx.numel(node.inputs[0]) // n_in
-    ctx.use_kernel("ei_fc_s8")
-    return (f"ei_fully_connected_s8({ctx.ref(node.inputs[0])}, {ctx.ref(node.inputs[1])}, {_bias(ctx, node)}, "
+    sfx = "s16" if _is16(ctx, node) else "s8"
+    ctx.use_kernel(f"ei_fc_{sfx}")
+    return (f"ei_fully_connected_{sfx}({ctx.ref(node.inputs[0])}, {ctx.ref(node.inputs[1])}, {_bias(ctx, node)}, "
             f"{_i32(ctx, node, 'mult', mult)}, {_i32(ctx, node, 'shift', shift)}, {len(mult)}, {q}, {rows}, "
             f"{n_in}, {n_out}, {ctx.ref(node.outputs[0])});")
 
@@ -71,10 +85,10 @@ def qfc(ctx, node) -> str:
 def qpool(ctx, node) -> str:
     x = dims(ctx, node.inputs[0])
     kh, kw, sh, sw, pt, pl, oh, ow = pool_geometry(node, x[1], x[2])
-    geom = _i32(ctx, node, "geom", [x[1], x[2], x[3], oh, ow, kh, kw, sh, sw, pt, pl,
-                                    node.attr("act_min", -128), node.attr("act_max", 127)])
-    ctx.use_kernel("ei_pool_s8")
-    fn = "ei_maxpool2d_s8" if node.op == "QMaxPool2D" else "ei_avgpool2d_s8"
+    geom = _i32(ctx, node, "geom", [x[1], x[2], x[3], oh, ow, kh, kw, sh, sw, pt, pl, *_act_range(ctx, node)])
+    sfx = "s16" if _is16(ctx, node) else "s8"
+    ctx.use_kernel(f"ei_pool_{sfx}")
+    fn = f"ei_maxpool2d_{sfx}" if node.op == "QMaxPool2D" else f"ei_avgpool2d_{sfx}"
     return f"{fn}({geom}, {ctx.ref(node.inputs[0])}, {ctx.ref(node.outputs[0])});"
 
 
@@ -90,16 +104,17 @@ def _broadcast_index(ctx, node, i: int) -> str:
 @c_op("QAdd", "QMul")
 def qbinary(ctx, node) -> str:
     _no_single_rounding(node)
-    base = [node.attr("a_zp"), node.attr("b_zp"), node.attr("out_zp"), node.attr("act_min", -128),
-            node.attr("act_max", 127)]
+    base = [node.attr("a_zp"), node.attr("b_zp"), node.attr("out_zp"), *_act_range(ctx, node)]
     if node.op == "QAdd":
-        p = add_params(node)
+        p = add_params(node, _is16(ctx, node))
         q = base + [p["left_shift"], p["m1"], p["s1"], p["m2"], p["s2"], p["mo"], p["so"]]
-        fn = "ei_add_s8"
+        fn = "ei_add_s16" if _is16(ctx, node) else "ei_add_s8"
     else:
+        if _is16(ctx, node):
+            raise UnsupportedModelError(f"QMul node {node.name!r}: no int16 C kernel (16x8 MUL)")
         q = base + list(mul_params(node))
         fn = "ei_mul_s8"
-    ctx.use_kernel("ei_elementwise_s8")
+    ctx.use_kernel("ei_elementwise_s16" if _is16(ctx, node) else "ei_elementwise_s8")
     return (f"{fn}({ctx.ref(node.inputs[0])}, {ctx.ref(node.inputs[1])}, {_broadcast_index(ctx, node, 0)}, "
             f"{_broadcast_index(ctx, node, 1)}, {_i32(ctx, node, 'q', q)}, {ctx.numel(node.outputs[0])}, "
             f"{ctx.ref(node.outputs[0])});")
@@ -126,19 +141,23 @@ def qsigmoid_tanh(ctx, node) -> str:
 
 @c_op("QQuantize")
 def qquantize(ctx, node) -> str:
-    if node.attr("to", "int8") != "int8":
-        raise UnsupportedModelError("the C backend quantizes to int8 only")
-    ctx.use_kernel("ei_elementwise_s8")
-    return (f"ei_quantize_f32_s8({ctx.ref(node.inputs[0])}, {c_float(f32(node.attr('scale')))}, "
+    to = node.attr("to", "int8")
+    if to not in ("int8", "int16"):
+        raise UnsupportedModelError(f"the C backend quantizes to int8 or int16, not {to}")
+    sfx = "s16" if to == "int16" else "s8"
+    ctx.use_kernel(f"ei_elementwise_{sfx}")
+    return (f"ei_quantize_f32_{sfx}({ctx.ref(node.inputs[0])}, {c_float(f32(node.attr('scale')))}, "
             f"{node.attr('zp')}, {ctx.numel(node.inputs[0])}, {ctx.ref(node.outputs[0])});")
 
 
 @c_op("QDequantize")
 def qdequantize(ctx, node) -> str:
-    if ctx.graph.tensors[node.inputs[0]].dtype != "int8":
-        raise UnsupportedModelError("the C backend dequantizes int8 only")
-    ctx.use_kernel("ei_elementwise_s8")
-    return (f"ei_dequantize_s8_f32({ctx.ref(node.inputs[0])}, {float(f32(node.attr('scale')))!r}, "
+    dt = ctx.graph.tensors[node.inputs[0]].dtype
+    if dt not in ("int8", "int16"):
+        raise UnsupportedModelError(f"the C backend dequantizes int8 or int16, not {dt}")
+    sfx = "s16" if dt == "int16" else "s8"
+    ctx.use_kernel(f"ei_elementwise_{sfx}")
+    return (f"ei_dequantize_{sfx}_f32({ctx.ref(node.inputs[0])}, {float(f32(node.attr('scale')))!r}, "
             f"{node.attr('zp')}, {ctx.numel(node.inputs[0])}, {ctx.ref(node.outputs[0])});")
 
 

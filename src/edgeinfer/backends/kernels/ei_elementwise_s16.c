@@ -1,0 +1,42 @@
+/* ei_elementwise_s16.c: int16 add (TFLite Micro reference kernel, 15 bits of headroom), quantize to
+ * and dequantize from int16. */
+#include "ei_int8.h"
+#include "ei_int16.h"
+
+void ei_add_s16(const int16_t *a, const int16_t *b, const int32_t *ia, const int32_t *ib, const int32_t *q,
+                int32_t n, int16_t *y)
+{
+  int32_t i;
+  for (i = 0; i < n; ++i) {
+    const int32_t va = (int32_t)a[ia ? ia[i] : i] - q[0], vb = (int32_t)b[ib ? ib[i] : i] - q[1];
+    const int32_t sa = ei_mbqm(va * (1 << q[5]), q[6], q[7]);
+    const int32_t sb = ei_mbqm(vb * (1 << q[5]), q[8], q[9]);
+    y[i] = (int16_t)ei_clamp_s32(ei_mbqm(sa + sb, q[10], q[11]) + q[2], q[3], q[4]);
+  }
+}
+
+void ei_quantize_f32_s16(const float *x, float scale, int32_t zp, int32_t n, int16_t *y)
+{
+  int32_t i;
+  for (i = 0; i < n; ++i) {
+    const float v = x[i] / scale;
+    /* std::round without <math.h>: truncate, then step away from zero on a half or more */
+    float t = (float)(int32_t)v;
+    if (v - t >= 0.5f) {
+      t += 1.0f;
+    } else if (t - v >= 0.5f) {
+      t -= 1.0f;
+    }
+    /* clamp in float first: (int32_t) of a value beyond int32 is undefined */
+    t = t < -40000.0f ? -40000.0f : (t > 40000.0f ? 40000.0f : t);
+    y[i] = (int16_t)ei_clamp_s32((int32_t)t + zp, -32768, 32767);
+  }
+}
+
+void ei_dequantize_s16_f32(const int16_t *x, double scale, int32_t zp, int32_t n, float *y)
+{
+  int32_t i;
+  for (i = 0; i < n; ++i) {
+    y[i] = (float)(scale * (double)((int32_t)x[i] - zp));
+  }
+}
