@@ -157,6 +157,9 @@ def run(names: list[str], batches: list[int], threads: int, repeats: int, budget
                 try:
                     if tool not in built:
                         built[tool] = make()
+                    # torch's thread count is process-global and hummingbird-ml's convert resets it:
+                    # pin it again before every timing so every torch tool runs on --threads
+                    torch.set_num_threads(threads)
                     secs, pred = time_call(built[tool], X, repeats if n < 100_000 else 1)
                 except Exception as e:  # a missing package or a refusal: recorded, the run goes on
                     skip[tool] = f"{type(e).__name__}: {str(e)[:120]}"

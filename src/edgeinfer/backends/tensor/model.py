@@ -96,8 +96,9 @@ class TorchModel(CompiledModel):
             precision = "float32"
         if precision not in (None, "float32", "float16", "float64"):
             raise EdgeInferError(f"precision must be float32, float16 or float64, not {precision!r}")
-        if threads is not None:
-            torch.set_num_threads(int(threads))
+        self.threads = int(threads) if threads is not None else None
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
         self.options = {"strategy": strategy, "precision": precision}
         self.program = _program_class()(self.graph, self.device, self.options)
         first = self.graph.tensors[self.graph.inputs[0]]
@@ -116,6 +117,10 @@ class TorchModel(CompiledModel):
     def _forward(self, arr: np.ndarray) -> list[np.ndarray]:
         import torch
 
+        # torch's thread count is process-global and other libraries reset it (hummingbird-ml's convert
+        # does): a model given ``threads`` keeps it in force for its own calls
+        if self.threads is not None and torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
         with torch.inference_mode():
             x = torch.from_numpy(arr).to(self.device)
             outs = self.program(x)
