@@ -409,8 +409,8 @@ def _pad(im: _Importer, node: Any) -> None:
 def _resize(im: _Importer, node: Any) -> None:
     a = im.attrs(node)
     mode = a.get("mode", "nearest")
-    if mode != "nearest":
-        raise UnsupportedModelError(f"Resize mode {mode!r} is not supported (only 'nearest')")
+    if mode not in ("nearest", "linear", "cubic"):
+        raise UnsupportedModelError(f"Resize mode {mode!r} is not supported (only nearest, linear, cubic)")
     shape = [1 if d is None else d for d in im.shape(node.input[0])]
     r = len(shape)
     if im.opset < 11:
@@ -421,9 +421,22 @@ def _resize(im: _Importer, node: Any) -> None:
         scales, sizes = im.param(node, 2, "scales"), im.param(node, 3, "sizes")
         ctm = a.get("coordinate_transformation_mode", "half_pixel")
         nmode = a.get("nearest_mode", "round_prefer_floor")
-    if ctm == "tf_crop_and_resize":
-        raise UnsupportedModelError("Resize with tf_crop_and_resize is not supported")
     axes = [int(v) % r for v in a.get("axes", range(r))]
+    extra: dict[str, Any] = {}
+    if mode != "nearest":
+        extra = {"mode": mode, "cubic_coeff_a": float(a.get("cubic_coeff_a", -0.75)),
+                 "exclude_outside": int(a.get("exclude_outside", 0)), "antialias": int(a.get("antialias", 0))}
+    if ctm == "tf_crop_and_resize":
+        if mode == "nearest":
+            raise UnsupportedModelError("Resize with tf_crop_and_resize is supported for linear and cubic only")
+        roi = im.param(node, 1, "roi")
+        if roi is None or np.asarray(roi).size == 0:
+            raise UnsupportedModelError("Resize with tf_crop_and_resize needs a constant roi")
+        roi = [float(v) for v in np.asarray(roi).reshape(-1)]
+        full_roi = [0.0] * r + [1.0] * r
+        for j, ax in enumerate(axes):
+            full_roi[ax], full_roi[ax + r] = roi[j], roi[j + len(axes)]
+        extra.update(roi=full_roi, extrapolation_value=float(a.get("extrapolation_value", 0.0)))
     policy = a.get("keep_aspect_ratio_policy", "stretch")
     full_scales, full_sizes = [1.0] * r, list(shape)
     if sizes is not None and np.asarray(sizes).size:
@@ -443,7 +456,7 @@ def _resize(im: _Importer, node: Any) -> None:
     else:
         raise UnsupportedModelError("Resize needs constant scales or sizes")
     im.add("Resize", [node.input[0]], [node.output[0]], node.name or node.output[0], sizes=full_sizes,
-           scales=full_scales, coordinate_transformation_mode=ctm, nearest_mode=nmode)
+           scales=full_scales, coordinate_transformation_mode=ctm, nearest_mode=nmode, **extra)
 
 
 CONVERTERS: dict[str, Callable[[_Importer, Any], None]] = {

@@ -331,10 +331,89 @@ def resize_source_index(node, axis: int, n_in: int, n_out: int) -> np.ndarray:
     return np.clip(r, 0, n_in - 1).astype(np.int64)
 
 
+def _resize_coeffs(node, ratio: float, scale: float) -> np.ndarray:
+    """Interpolation weights of the taps around one source coordinate (ONNX's linear / cubic kernels;
+    antialias widens the kernel by 1/scale when downsampling)."""
+    mode, aa = node.attr("mode", "nearest"), bool(node.attr("antialias", 0))
+    if mode == "linear":
+        if not aa:
+            return np.array([1 - ratio, ratio])
+        sc = min(scale, 1.0)
+        start = int(np.floor(-1 / sc) + 1)
+        c = np.clip(1 - np.abs((np.arange(start, 2 - start) - ratio) * sc), 0, 1)
+        return c / c.sum()
+    a = float(node.attr("cubic_coeff_a", -0.75))
+    if not aa:
+        r1, r2 = ratio + 1, 2 - ratio
+        return np.array([((a * r1 - 5 * a) * r1 + 8 * a) * r1 - 4 * a,
+                         ((a + 2) * ratio - (a + 3)) * ratio * ratio + 1,
+                         ((a + 2) * (1 - ratio) - (a + 3)) * (1 - ratio) * (1 - ratio) + 1,
+                         ((a * r2 - 5 * a) * r2 + 8 * a) * r2 - 4 * a])
+    sc = min(scale, 1.0)
+    start = int(np.floor(-2 / sc) + 1)
+    t = np.abs(sc * (np.arange(start, 2 - start) - ratio))
+    c = np.where(t <= 1, (a + 2) * t ** 3 - (a + 3) * t ** 2 + 1,
+                 np.where(t < 2, a * t ** 3 - 5 * a * t ** 2 + 8 * a * t - 4 * a, 0.0))
+    return c / c.sum()
+
+
+def resize_taps(node, axis: int, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(source indices [n_out, taps], weights [n_out, taps], extrapolated [n_out]) of one axis of a linear
+    or cubic Resize, as ONNX's reference computes them (edge-clamped taps); None where the axis is unchanged.
+
+    Resize is separable, so the n-d result is the tensor product of these per-axis taps: one place
+    for the reference and the C tables.
+    """
+    scale = float(node.attr("scales")[axis])
+    ctm = node.attr("coordinate_transformation_mode", "half_pixel")
+    roi = node.attr("roi", None)
+    lo, hi = (float(roi[axis]), float(roi[axis + len(node.attr("sizes"))])) if roi else (0.0, 1.0)
+    if np.isclose(scale, 1.0) and n_in == n_out and (ctm != "tf_crop_and_resize" or (lo, hi) == (0.0, 1.0)):
+        return None
+    out_w = scale * n_in
+    y = np.arange(n_out, dtype=np.float64)
+    extra = np.zeros(n_out, dtype=bool)
+    if ctm == "align_corners":
+        x = np.zeros(n_out) if out_w == 1 else y * (n_in - 1) / (out_w - 1)
+    elif ctm == "asymmetric":
+        x = y / scale
+    elif ctm == "tf_crop_and_resize":
+        x = np.full(n_out, (hi - lo) * (n_in - 1) / 2) if out_w == 1 else y * (hi - lo) * (n_in - 1) / (out_w - 1)
+        x = x + lo * (n_in - 1)
+        extra = (x < 0) | (x > n_in - 1)
+    elif ctm == "pytorch_half_pixel":
+        x = np.full(n_out, -0.5) if out_w == 1 else (y + 0.5) / scale - 0.5
+    elif ctm == "half_pixel":
+        x = (y + 0.5) / scale - 0.5
+    elif ctm == "half_pixel_symmetric":
+        x = n_in / 2 * (1 - n_out / out_w) + (y + 0.5) / scale - 0.5
+    else:
+        raise ValueError(f"coordinate_transformation_mode {ctm!r} is not supported for mode {node.attr('mode')!r}")
+    xi = np.floor(x).astype(np.int64)
+    ratios = np.where(x == xi, 1.0, x - xi)
+    coeffs = np.stack([_resize_coeffs(node, float(r), scale) for r in ratios])
+    n = coeffs.shape[1]
+    pad = int(np.ceil(n / 2))
+    xp = x + pad
+    p = np.floor(xp).astype(np.int64)
+    frac = xp - p
+    if n % 2 == 0:
+        off = np.where(frac == 0, -(n // 2), -(n // 2) + 1)
+    else:
+        off = np.where(frac <= 0.5, -((n - 1) // 2), -((n - 1) // 2) + 1)
+    idx = (p + off)[:, None] + np.arange(n)[None, :] - pad
+    if node.attr("exclude_outside", 0):
+        coeffs = np.where((idx < 0) | (idx >= n_in), 0.0, coeffs)
+        tot = coeffs.sum(axis=1, keepdims=True)
+        coeffs = coeffs / np.where(tot == 0, 1.0, tot)
+    return np.clip(idx, 0, n_in - 1), coeffs, extra
+
+
 @register_unless_defined
 class Resize(_Movement):
-    """Nearest-neighbour resize; attrs sizes and scales (full rank), coordinate_transformation_mode,
-    nearest_mode (the frontend turns ONNX's scales/sizes inputs into both)."""
+    """Resize; attrs sizes and scales (full rank), mode ("nearest", "linear", "cubic"),
+    coordinate_transformation_mode, nearest_mode, cubic_coeff_a, exclude_outside, antialias, roi (full
+    rank, tf_crop_and_resize), extrapolation_value (the frontend turns ONNX's inputs into these)."""
 
     name = "Resize"
 
@@ -348,6 +427,19 @@ class Resize(_Movement):
     def reference(node, x):
         sizes = [int(v) for v in node.attr("sizes")]
         sizes[0] = x.shape[0] if node.attr("scales")[0] == 1 else sizes[0]
-        idx = [resize_source_index(node, a, x.shape[a], sizes[a]) for a in range(x.ndim)]
-        return (x[np.ix_(*idx)],)
+        if node.attr("mode", "nearest") == "nearest":
+            idx = [resize_source_index(node, a, x.shape[a], sizes[a]) for a in range(x.ndim)]
+            return (x[np.ix_(*idx)],)
+        y = x.astype(np.float64)
+        for a in range(x.ndim):
+            taps = resize_taps(node, a, x.shape[a], sizes[a])
+            if taps is None:
+                continue
+            idx, w, extra = taps
+            shape = (1,) * a + w.shape + (1,) * (x.ndim - a - 1)
+            y = (np.take(y, idx, axis=a) * w.reshape(shape)).sum(axis=a + 1)
+            if extra.any():
+                y = np.where(extra.reshape((1,) * a + (-1,) + (1,) * (x.ndim - a - 1)),
+                             float(node.attr("extrapolation_value", 0.0)), y)
+        return (y.astype(x.dtype),)
 

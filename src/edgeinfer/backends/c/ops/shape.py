@@ -12,7 +12,7 @@ import numpy as np
 from edgeinfer.backends.c import registry
 from edgeinfer.backends.c.context import c_float, smallest_int_dtype
 from edgeinfer.errors import UnsupportedModelError
-from edgeinfer.ir.ops.shape import Split, pad_widths, resize_source_index, slice_indices
+from edgeinfer.ir.ops.shape import Split, pad_widths, resize_source_index, resize_taps, slice_indices
 
 
 def c_op_unless_defined(*names: str):
@@ -207,8 +207,58 @@ def pad(ctx, node) -> str:
     return code
 
 
+def _resize_interp(ctx, node) -> str:
+    """Linear / cubic Resize: per resized axis a table of (input offset, weight) taps; each output sums
+    the tensor product of its axes' taps (the separable form of ONNX's interpolation)."""
+    if ctx.graph.tensors[node.outputs[0]].dtype != "float32":
+        raise UnsupportedModelError(f"the C backend computes {node.attr('mode')} Resize in float32 only")
+    shp, out = dims(ctx, node.inputs[0]), dims(ctx, node.outputs[0])
+    ist, ost = strides_of(shp), strides_of(out)
+    lines = [f"const float *x = {ctx.ref(node.inputs[0])}; float *y = {ctx.ref(node.outputs[0])};"]
+    idx = [f"i{d}" for d in range(len(out))]
+    direct, interp, masks = [], [], []
+    for ax in range(len(shp)):
+        taps = resize_taps(node, ax, shp[ax], out[ax])
+        if taps is None:
+            direct.append(f"{idx[ax]} * {ist[ax]}")
+            continue
+        src, w, extra = taps
+        n = src.shape[1]
+        it = ctx.const_array(f"{node.name}_src{ax}", (src * ist[ax]).reshape(-1), "int32")
+        wt = ctx.const_array(f"{node.name}_w{ax}", w.reshape(-1).astype(np.float32))
+        interp.append((ax, n, it, wt))
+        if extra.any():
+            masks.append(f"{ctx.const_array(f'{node.name}_out{ax}', extra.astype(np.uint8), 'uint8')}[{idx[ax]}]")
+    taps_vars = [f"t{ax}" for ax, *_ in interp]
+    lines.append(f"int32_t {', '.join(idx + taps_vars)};")
+    for d, n in enumerate(out):
+        lines.append("  " * d + f"for ({idx[d]} = 0; {idx[d]} < {n}; ++{idx[d]}) {{")
+    pad = "  " * len(out)
+    base = " + ".join(direct) or "0"
+    o = " + ".join(f"{idx[d]} * {ost[d]}" for d in range(len(out)))
+    lines.append(f"{pad}float acc = 0.0f;")
+    if masks:
+        ev = c_float(float(node.attr("extrapolation_value", 0.0)))
+        lines.append(f"{pad}if ({' || '.join(masks)}) {{ y[{o}] = {ev}; continue; }}")
+    weight, offs = [], [base]
+    for k, (ax, n, it, wt) in enumerate(interp):
+        lines.append(pad + "  " * k + f"for (t{ax} = 0; t{ax} < {n}; ++t{ax}) {{")
+        weight.append(f"{wt}[{idx[ax]} * {n} + t{ax}]")
+        offs.append(f"{it}[{idx[ax]} * {n} + t{ax}]")
+    inner = pad + "  " * len(interp)
+    lines.append(f"{inner}acc += {' * '.join(weight)} * x[{' + '.join(offs)}];")
+    for k in reversed(range(len(interp))):
+        lines.append(pad + "  " * k + "}")
+    lines.append(f"{pad}y[{o}] = acc;")
+    for d in reversed(range(len(out))):
+        lines.append("  " * d + "}")
+    return "\n".join(lines)
+
+
 @c_op_unless_defined("Resize")
 def resize(ctx, node) -> str:
+    if node.attr("mode", "nearest") != "nearest":
+        return _resize_interp(ctx, node)
     shp, out = dims(ctx, node.inputs[0]), dims(ctx, node.outputs[0])
     ist, ost = strides_of(shp), strides_of(out)
     t = ctx.ctype_of(node.outputs[0])
