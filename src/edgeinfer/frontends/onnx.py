@@ -37,7 +37,7 @@ PARAM_INPUTS = {"Reshape": [1], "Squeeze": [1], "Unsqueeze": [1], "Split": [1], 
                 "Resize": [1, 2, 3]}
 
 #: attributes that only matter for training or for other dtypes, dropped on import.
-_DROP_ATTRS = {"momentum", "spatial", "training_mode", "storage_order", "consumed_inputs"}
+_DROP_ATTRS = {"momentum", "spatial", "training_mode", "consumed_inputs"}
 
 
 class _Importer:
@@ -299,9 +299,9 @@ def _batchnorm(im: _Importer, node: Any) -> None:
 
 
 def _maxpool(im: _Importer, node: Any) -> None:
-    if len(node.output) > 1 and node.output[1]:
-        raise UnsupportedModelError("MaxPool with an Indices output is not supported")
-    im.add("MaxPool", [node.input[0]], [node.output[0]], node.name or node.output[0], **_clean(im.attrs(node)))
+    outs = [o for o in node.output if o]
+    im.add("MaxPool", [node.input[0]], list(node.output[:len(outs)]), node.name or node.output[0],
+           **_clean(im.attrs(node)))
 
 
 def _clip(im: _Importer, node: Any) -> None:

@@ -177,7 +177,10 @@ class _Pool(OpDef):
         require(len(k) == len(x.shape) - 2, node, f"kernel_shape {k} does not fit input {x.shape}")
         geo = conv_geometry(node, _spatial(x), k, pool=True)
         require(all(o > 0 for o in geo["out"]), node, f"output would be empty ({geo['out']})")
-        return [((x.shape[0], x.shape[1], *geo["out"]), x.dtype)]
+        out = [((x.shape[0], x.shape[1], *geo["out"]), x.dtype)]
+        if len(node.outputs) > 1 and node.outputs[1]:
+            out.append((out[0][0], "int64"))
+        return out
 
     @classmethod
     def reference(cls, node, x):
@@ -204,7 +207,35 @@ class _Pool(OpDef):
                 acc = acc + v * r
                 cnt = cnt + (inpad[sl] if node.attr("count_include_pad", 0) else r)
         y = acc if is_max else acc / np.maximum(cnt, 1)
+        if is_max and len(node.outputs) > 1 and node.outputs[1]:
+            return (y.astype(x.dtype), cls._indices(node, x, geo))
         return (y.astype(x.dtype),)
+
+    @staticmethod
+    def _indices(node, x, geo) -> np.ndarray:
+        """MaxPool's Indices: flat index into x of each window's first maximum (row-major, or
+        column-major over the spatial dims with storage_order 1)."""
+        nd = x.ndim - 2
+        k = list(node.attr("kernel_shape"))
+        s, d, p, out = geo["strides"], geo["dilations"], geo["pads"], geo["out"]
+        sp = list(x.shape[2:])
+        strides = [int(np.prod(sp[i + 1:])) for i in range(nd)]
+        if node.attr("storage_order", 0):
+            strides = [int(np.prod(sp[:i])) for i in range(nd)]
+        best = np.full((x.shape[0], x.shape[1], *out), -np.inf)
+        arg = np.zeros(best.shape, dtype=np.int64)
+        grid = np.meshgrid(*[np.arange(o) for o in out], indexing="ij")
+        for kk in itertools.product(*[range(n) for n in k]):
+            coords = [grid[i] * s[i] + kk[i] * d[i] - p[i] for i in range(nd)]
+            ok = np.all([(c >= 0) & (c < sp[i]) for i, c in enumerate(coords)], axis=0)
+            safe = [np.clip(c, 0, sp[i] - 1) for i, c in enumerate(coords)]
+            v = x[(slice(None), slice(None), *safe)].astype(np.float64)
+            take = ok & (v > best)
+            best = np.where(take, v, best)
+            arg = np.where(take, sum(c * st for c, st in zip(safe, strides, strict=True)), arg)
+        plane = int(np.prod(sp))
+        nc = np.arange(x.shape[0] * x.shape[1], dtype=np.int64).reshape(x.shape[0], x.shape[1], *[1] * nd)
+        return arg + nc * plane
 
     @staticmethod
     def cost(node, inputs, outputs):
@@ -214,7 +245,8 @@ class _Pool(OpDef):
 
 @register_unless_defined
 class MaxPool(_Pool):
-    """attrs: kernel_shape, strides, pads, dilations, auto_pad, ceil_mode (Indices output unsupported)."""
+    """attrs: kernel_shape, strides, pads, dilations, auto_pad, ceil_mode, storage_order (an optional
+    second output holds ONNX's Indices)."""
 
     name = "MaxPool"
 

@@ -176,12 +176,66 @@ def conv(ctx, node) -> str:
     return _per_image(ctx, node, f"ei_conv2d_f32({geom}, @X@, {w}, {b}, {lo}, {hi}, @Y@);")
 
 
+def _conv_transpose_nd(ctx, node) -> str:
+    """ConvTranspose of any rank as generated loops (3-D inputs): every input element scatters
+    into the outputs its kernel reaches, as ei_convtranspose2d_f32 does in 2-D."""
+    x, y, wshape = dims(ctx, node.inputs[0]), dims(ctx, node.outputs[0]), dims(ctx, node.inputs[1])
+    nd = len(x) - 2
+    geo = convtranspose_geometry(node, x[2:], wshape[2:])
+    s, d, p = geo["strides"], geo["dilations"], geo["pads"]
+    sp, out, k = x[2:], y[2:], wshape[2:]
+    grp = node.attr("group", 1)
+    cin, cout = x[1], y[1]
+    cg, mg = cin // grp, cout // grp
+    plane, oplane, kplane = int(np.prod(sp)), int(np.prod(out)), int(np.prod(k))
+    w, b = _weights_bias(ctx, node)
+    lo, hi = act_bounds(node)
+    i, kk, j = [f"i{a}" for a in range(nd)], [f"k{a}" for a in range(nd)], [f"j{a}" for a in range(nd)]
+    lines = [f"const float *x = {ctx.ref(node.inputs[0])}; float *y = {ctx.ref(node.outputs[0])};",
+             f"int32_t n, c, m, e, {', '.join(i + kk)};",
+             f"for (n = 0; n < {x[0]}; ++n) {{",
+             f"  for (m = 0; m < {cout}; ++m) {{",
+             f"    const float bias = {'0.0f' if b.startswith('(') else b + '[m]'};",
+             f"    for (e = 0; e < {oplane}; ++e) y[(n * {cout} + m) * {oplane} + e] = bias;",
+             "  }",
+             f"  for (c = 0; c < {cin}; ++c) {{",
+             f"    const float *xc = x + (n * {cin} + c) * {plane};",
+             f"    for (m = 0; m < {mg}; ++m) {{",
+             f"      float *ym = y + (n * {cout} + (c / {cg}) * {mg} + m) * {oplane};",
+             f"      const float *wc = {w} + (c * {mg} + m) * {kplane};"]
+    ind = "      "
+    for a in range(nd):
+        lines.append(ind + "  " * a + f"for ({i[a]} = 0; {i[a]} < {sp[a]}; ++{i[a]}) {{")
+    ind2 = ind + "  " * nd
+    for a in range(nd):
+        pad = ind2 + "  " * a
+        lines.append(f"{pad}for ({kk[a]} = 0; {kk[a]} < {k[a]}; ++{kk[a]}) {{")
+        lines.append(f"{pad}  const int32_t {j[a]} = {i[a]} * {s[a]} + {kk[a]} * {d[a]} - {p[a]};")
+        lines.append(f"{pad}  if ({j[a]} < 0 || {j[a]} >= {out[a]}) continue;")
+    inner = ind2 + "  " * nd
+    st = lambda shape, a: int(np.prod(shape[a + 1:]))  # noqa: E731
+    yo = " + ".join(f"{j[a]} * {st(out, a)}" for a in range(nd))
+    xo = " + ".join(f"{i[a]} * {st(sp, a)}" for a in range(nd))
+    wo = " + ".join(f"{kk[a]} * {st(k, a)}" for a in range(nd))
+    lines.append(f"{inner}ym[{yo}] += wc[{wo}] * xc[{xo}];")
+    for a in reversed(range(2 * nd)):
+        lines.append(ind + "  " * a + "}")
+    lines += ["    }", "  }", "}",
+              f"for (e = 0; e < {x[0] * cout * oplane}; ++e) {{",
+              f"  if (y[e] < {lo}) y[e] = {lo};",
+              f"  if (y[e] > {hi}) y[e] = {hi};",
+              "}"]
+    return "\n".join(lines)
+
+
 @c_op_unless_defined("ConvTranspose")
 def conv_transpose(ctx, node) -> str:
     require_float32(ctx, node)
     x, y = dims(ctx, node.inputs[0]), dims(ctx, node.outputs[0])
     wshape = dims(ctx, node.inputs[1])
     nd = len(x) - 2
+    if nd not in (1, 2):
+        return _conv_transpose_nd(ctx, node)
     x2, y2, k2 = _as_2d(node, x), _as_2d(node, y), _as_2d(node, wshape)
     s, d, pb, _ = _geo2d(convtranspose_geometry(node, x[2:], wshape[2:]), nd)
     geom = _table(ctx, node, [x2[1], x2[2], x2[3], y2[1], y2[2], y2[3], k2[2], k2[3], *s, *d, *pb,
@@ -192,8 +246,73 @@ def conv_transpose(ctx, node) -> str:
     return _per_image(ctx, node, f"ei_convtranspose2d_f32({geom}, @X@, {w}, {b}, {lo}, {hi}, @Y@);")
 
 
+def _pool_nd(ctx, node) -> str:
+    """Any-rank pooling as generated loops (3-D inputs, integer element types, MaxPool's Indices):
+    the same window rules as ei_pool.c's 2-D kernel, one loop per spatial dim."""
+    x, y = dims(ctx, node.inputs[0]), dims(ctx, node.outputs[0])
+    t = ctx.ctype_of(node.inputs[0])
+    is_max = node.op == "MaxPool"
+    if not is_max and t != "float":
+        raise UnsupportedModelError(f"the C backend computes AveragePool in float32 only, not {t}")
+    k = [int(v) for v in node.attr("kernel_shape")]
+    nd = len(x) - 2
+    geo = conv_geometry(node, x[2:], k, pool=True)
+    s, d, p, sp, out = geo["strides"], geo["dilations"], geo["pads"], x[2:], y[2:]
+    ist = [int(np.prod(sp[i + 1:])) for i in range(nd)]
+    ost = [int(np.prod(out[i + 1:])) for i in range(nd)]
+    arg_st = [int(np.prod(sp[:i])) for i in range(nd)] if node.attr("storage_order", 0) else ist
+    plane, oplane = int(np.prod(sp)), int(np.prod(out))
+    want_idx = len(node.outputs) > 1 and bool(node.outputs[1])
+    o, kk, j = [f"o{i}" for i in range(nd)], [f"k{i}" for i in range(nd)], [f"j{i}" for i in range(nd)]
+    lines = [f"const {t} *x = {ctx.ref(node.inputs[0])}; {t} *y = {ctx.ref(node.outputs[0])};",
+             f"int32_t c, {', '.join(o + kk)};"]
+    if want_idx:
+        lines.append(f"int64_t *ind = {ctx.ref(node.outputs[1])};")
+    lines.append(f"for (c = 0; c < {x[0] * x[1]}; ++c) {{")
+    lines.append(f"  const {t} *xc = x + c * {plane};")
+    for i in range(nd):
+        lines.append("  " * (i + 1) + f"for ({o[i]} = 0; {o[i]} < {out[i]}; ++{o[i]}) {{")
+    ind = "  " * (nd + 1)
+    acc_t = t if is_max else "float"
+    lines.append(f"{ind}{acc_t} acc = {'0' if is_max else '0.0f'}; int32_t n = 0, arg = -1;")
+    for i in range(nd):
+        pad = ind + "  " * i
+        lines.append(f"{pad}for ({kk[i]} = 0; {kk[i]} < {k[i]}; ++{kk[i]}) {{")
+        lines.append(f"{pad}  const int32_t {j[i]} = {o[i]} * {s[i]} + {kk[i]} * {d[i]} - {p[i]};")
+        lines.append(f"{pad}  if ({j[i]} >= {sp[i] + p[i + nd]}) break;")
+    inner = ind + "  " * nd
+    outside = " || ".join(f"{j[i]} < 0 || {j[i]} >= {sp[i]}" for i in range(nd))
+    incl = int(node.attr("count_include_pad", 0))
+    lines.append(f"{inner}if ({outside}) {{ n += {incl}; continue; }}")
+    src = " + ".join(f"{j[i]} * {ist[i]}" for i in range(nd))
+    lines.append(f"{inner}{{ const {t} v = xc[{src}];")
+    if is_max:
+        flat = " + ".join(f"{j[i]} * {arg_st[i]}" for i in range(nd))
+        lines.append(f"{inner}  if (arg < 0 || v > acc) {{ acc = v; arg = {flat}; }}")
+    else:
+        lines.append(f"{inner}  acc += v;")
+    lines.append(f"{inner}  ++n; }}")
+    for i in reversed(range(nd)):
+        lines.append(ind + "  " * i + "}")
+    oidx = "c * " + str(oplane) + " + " + " + ".join(f"{o[i]} * {ost[i]}" for i in range(nd))
+    if is_max:
+        lines.append(f"{ind}(void)n; y[{oidx}] = acc;")
+        if want_idx:
+            lines.append(f"{ind}ind[{oidx}] = (int64_t)c * {plane} + arg;")
+        else:
+            lines.append(f"{ind}(void)arg;")
+    else:
+        lines.append(f"{ind}(void)arg; y[{oidx}] = n > 0 ? acc / (float)n : 0.0f;")
+    for i in reversed(range(nd + 1)):
+        lines.append("  " * i + "}")
+    return "\n".join(lines)
+
+
 @c_op_unless_defined("MaxPool", "AveragePool")
 def pool(ctx, node) -> str:
+    x = dims(ctx, node.inputs[0])
+    if len(x) not in (3, 4) or ctx.ctype_of(node.inputs[0]) != "float" or len(node.outputs) > 1:
+        return _pool_nd(ctx, node)
     require_float32(ctx, node)
     x, y = dims(ctx, node.inputs[0]), dims(ctx, node.outputs[0])
     k = list(node.attr("kernel_shape"))
