@@ -147,7 +147,16 @@ class _Importer:
                     src = self.g.add_const(name + "_value", self.g.tensors.pop(name).data)
                 self.add("Identity", [src], [name], f"output_{name}")
             self.g.outputs.append(name)
+        self._refuse_empty()
         return self.g
+
+    def _refuse_empty(self) -> None:
+        """Refuse tensors with a dimension of 0: they hold nothing, so a device has nothing to compute or
+        store for them, and the generated C would declare zero-sized arrays (not valid C99)."""
+        for name, t in self.g.tensors.items():
+            if t.shape and any(d == 0 for d in t.shape) and (not t.is_const or name in self.g.outputs):
+                raise UnsupportedModelError(f"tensor {name!r} has shape {list(t.shape)}: empty tensors (a dimension "
+                                            "of size 0) are not supported")
 
     def _dtype(self, vi: Any) -> str:
         et = vi.type.tensor_type.elem_type
@@ -324,7 +333,17 @@ def _softmax(im: _Importer, node: Any) -> None:
     r = len(shape)
     name = node.name or y
     if im.opset >= 13:
-        im.add(node.op_type, [x], [y], name, axis=int(a.get("axis", -1)))
+        axis = int(a.get("axis", -1)) % r
+        if axis == r - 1:
+            im.add(node.op_type, [x], [y], name, axis=-1)
+            return
+        # kernels normalise the last axis: move `axis` there and back (a permutation is its own cost only)
+        perm = [i for i in range(r) if i != axis] + [axis]
+        back_perm = [perm.index(i) for i in range(r)]
+        moved, soft = im.tmp(y + "_moved"), im.tmp(y + "_moved_out")
+        im.add("Transpose", [x], [moved], name + "_to_last", perm=perm)
+        im.add(node.op_type, [moved], [soft], name, axis=-1)
+        im.add("Transpose", [soft], [y], name + "_from_last", perm=back_perm)
         return
     axis = int(a.get("axis", 1)) % r
     if axis == r - 1:

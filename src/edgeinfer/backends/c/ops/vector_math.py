@@ -27,12 +27,14 @@ def binary(ctx, node) -> str:
         return f"/* computed by {absorbed[0]}, accumulating into the shared buffer */"
     out = dims(ctx, node.outputs[0])
     t = ctx.ctype_of(node.outputs[0])
-    if node.op == "Pow" and t != "float":
-        raise UnsupportedModelError(f"the C backend computes Pow in float32 only, not {t}")
-    if t not in ("float", "int32_t", "int64_t"):
+    if t not in ("float", "int8_t", "int16_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "uint32_t"):
         raise UnsupportedModelError(f"the C backend has no {node.op} for {ctx.graph.tensors[node.outputs[0]].dtype}")
     ta, tb = ctx.ctype_of(node.inputs[0]), ctx.ctype_of(node.inputs[1])
     expr = _BINARY[node.op].format(a="A[sa]", b="B[sb]")
+    if t != "float":  # integer arithmetic wraps to the element type, as ONNX's does
+        expr = f"({t})({expr})"
+        if node.op == "Pow":  # double holds every int32 power exactly; int64 ones up to 2^53
+            expr = f"({t})pow((double)A[sa], (double)B[sb])"
     head = (f"const {ta} *A = {ctx.ref(node.inputs[0])}; const {tb} *B = {ctx.ref(node.inputs[1])};"
             f" {t} *Y = {ctx.ref(node.outputs[0])};\n")
     n = int(np.prod(out))
@@ -79,6 +81,15 @@ def _unary_expr(node) -> str:
 
 @c_op_unless_defined("Sigmoid", "Tanh", "Exp", "Sqrt", "Erf", "LeakyRelu", "HardSigmoid", "HardSwish", "Clip")
 def unary(ctx, node) -> str:
+    t = ctx.ctype_of(node.outputs[0])
+    if node.op == "Clip" and t != "float":  # integer Clip: compare in the element type, no float round trip
+        e = "v"
+        if node.attr("min") is not None:
+            e = f"(v < ({t}){int(node.attr('min'))} ? ({t}){int(node.attr('min'))} : {e})"
+        if node.attr("max") is not None:
+            e = f"(v > ({t}){int(node.attr('max'))} ? ({t}){int(node.attr('max'))} : {e})"
+        return (f"const {t} *x = {ctx.ref(node.inputs[0])}; {t} *y = {ctx.ref(node.outputs[0])}; int32_t i;\n"
+                f"for (i = 0; i < {ctx.numel(node.outputs[0])}; ++i) {{ const {t} v = x[i]; y[i] = {e}; }}")
     require_float32(ctx, node)
     n = ctx.numel(node.outputs[0])
     return (f"const float *x = {ctx.ref(node.inputs[0])}; float *y = {ctx.ref(node.outputs[0])}; int32_t i;\n"
@@ -104,17 +115,28 @@ def softmax(ctx, node) -> str:
             f"  }}\n}}")
 
 
+#: the lowest value of each integer element type (ReduceMax's start)
+_INT_LOWEST = {"bool": "0", "uint8": "0", "uint16": "0", "uint32": "0", "int8": "(-128)", "int16": "(-32767 - 1)",
+               "int32": "INT32_MIN", "int64": "INT64_MIN"}
+
+
 @c_op_unless_defined("ReduceSum", "ReduceMean", "ReduceMax")
 def reduce(ctx, node) -> str:
-    require_float32(ctx, node)
+    t = ctx.ctype_of(node.outputs[0])
+    dt = ctx.graph.tensors[node.outputs[0]].dtype
+    if t == "float" or node.op == "ReduceMean":
+        require_float32(ctx, node)
+    elif dt not in _INT_LOWEST:
+        raise UnsupportedModelError(f"the C backend has no {node.op} for {dt}")
     shp = dims(ctx, node.inputs[0])
     axes = reduce_axes(node, len(shp))
     n_out = ctx.numel(node.outputs[0])
     ost = strides_of([1 if i in axes else d for i, d in enumerate(shp)])
     ost = [0 if i in axes else s for i, s in enumerate(ost)]
-    init = "-INFINITY" if node.op == "ReduceMax" else "0.0f"
-    body = "if (x[s] > y[o]) y[o] = x[s];" if node.op == "ReduceMax" else "y[o] += x[s];"
-    code = (f"const float *x = {ctx.ref(node.inputs[0])}; float *y = {ctx.ref(node.outputs[0])}; int32_t j;\n"
+    low = "-INFINITY" if t == "float" else _INT_LOWEST.get(dt, "0")
+    init = low if node.op == "ReduceMax" else ("0.0f" if t == "float" else "0")
+    body = "if (x[s] > y[o]) y[o] = x[s];" if node.op == "ReduceMax" else f"y[o] = ({t})(y[o] + x[s]);"
+    code = (f"const {t} *x = {ctx.ref(node.inputs[0])}; {t} *y = {ctx.ref(node.outputs[0])}; int32_t j;\n"
             f"for (j = 0; j < {n_out}; ++j) y[j] = {init};\n{{\n"
             + loop_nest(shp, {"s": (0, strides_of(shp)), "o": (0, ost)}, body) + "\n}")
     if node.op == "ReduceMean" and axes:
