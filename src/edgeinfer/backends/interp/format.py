@@ -43,11 +43,16 @@ DTYPES = {"float32": 0, "float64": 1, "int32": 2, "int16": 3, "int8": 4, "uint8"
 KIND_ARENA, KIND_CONST, KIND_INPUT, KIND_OUTPUT = 0, 1, 2, 3
 
 OP_DENSE, OP_CONV, OP_POOL, OP_GAP, OP_BINARY, OP_UNARY, OP_SOFTMAX, OP_COPY, OP_ARGMAX, OP_SCALER, OP_STACK, \
-    OP_TREES, OP_AFFINE = range(1, 14)
+    OP_TREES, OP_AFFINE, OP_NB, OP_CENTROID, OP_SVM = range(1, 17)
+OP_QCONV, OP_QFC, OP_QPOOL, OP_QBINARY, OP_QSOFTMAX, OP_QACT, OP_QQUANTIZE, OP_QDEQUANTIZE, OP_QREQUANTIZE, \
+    OP_QMEAN = range(17, 27)
 #: runtime op code -> name (docs, footprint, benchmarks)
 OP_NAMES = {OP_DENSE: "DENSE", OP_CONV: "CONV", OP_POOL: "POOL", OP_GAP: "GLOBAL_AVGPOOL", OP_BINARY: "BINARY",
             OP_UNARY: "UNARY", OP_SOFTMAX: "SOFTMAX", OP_COPY: "COPY", OP_ARGMAX: "ARGMAX", OP_SCALER: "SCALER",
-            OP_STACK: "STACK", OP_TREES: "TREES", OP_AFFINE: "AFFINE"}
+            OP_STACK: "STACK", OP_TREES: "TREES", OP_AFFINE: "AFFINE", OP_NB: "GAUSSIAN_NB", OP_CENTROID: "CENTROID",
+            OP_SVM: "SVM", OP_QCONV: "QCONV", OP_QFC: "QFC", OP_QPOOL: "QPOOL", OP_QBINARY: "QBINARY",
+            OP_QSOFTMAX: "QSOFTMAX", OP_QACT: "QACT", OP_QQUANTIZE: "QQUANTIZE", OP_QDEQUANTIZE: "QDEQUANTIZE",
+            OP_QREQUANTIZE: "QREQUANTIZE", OP_QMEAN: "QMEAN"}
 #: conv kernels (CONV's ``kind`` word), as the C backend picks them (``backends/c/ops/nn.py``)
 CONV_DIRECT, CONV_POINTWISE, CONV_GEMM, CONV_DEPTHWISE, CONV_TRANSPOSE = range(5)
 INF_WORDS = (0xFF800000, 0x7F800000)  # -inf, +inf as float32 words
@@ -459,7 +464,7 @@ class _TableSink:
         """Write every table to the data section, output-major and unpadded."""
         for lay in layers:
             n_out = lay.n_out
-            if getattr(lay, "n_pad", None) is None:
+            if not getattr(lay, "input_major", False):  # already row-major (n_out, n_in), unpadded
                 continue
             for key in (lay.w, lay.r):
                 if key in self.arrays:
@@ -554,6 +559,290 @@ def _trees(b: _Builder, node: Node) -> None:
              b.add_data(br), b.add_data(np.asarray(roots, np.int32)), b.add_data(np.asarray(p.columns, np.int32)),
              b.add_data(np.asarray(p.vecs, np.float64)), b.add_data(base)]
     b.op(OP_TREES, [node.inputs[0]], list(node.outputs), words, 8 * k)
+
+
+# ---------------------------------------------------------------- certified classical ops (NB, centroid, SVM)
+#: split-table element types (the first word of a table reference): float32 (+ optional float32 low part), or
+#: the small integer types ``float_split.exact_int_dtype`` picks
+SPLIT_TYPES = {"float32": 0, "uint8": 1, "int8": 2, "uint16": 3, "int16": 4}
+U32 = 2.0 ** -24
+
+
+def _split(b: _Builder, arr: np.ndarray, allow_int: bool = True, low: bool = True) -> list[int]:
+    """Three words {type, hi, lo} referencing ``arr`` stored as the C backend's ``float_split.store`` stores it.
+
+    The same rule (exact small integers, else float32 plus a float32 low part where float32 is not exact)
+    gives the same values to the float32 fast path and the double fallback as in the generated C, so the
+    certified margins computed for the generated C hold for the interpreter too.
+    """
+    from edgeinfer.backends.c.float_split import exact_int_dtype, split_f64
+
+    a = np.asarray(arr, dtype=np.float64).reshape(-1)
+    dt = exact_int_dtype(a) if allow_int else None
+    if dt is not None:
+        return [SPLIT_TYPES[dt], b.add_data(a.astype(dt)), NONE_OFF]
+    hi, lo = split_f64(a)
+    return [0, b.add_data(hi), NONE_OFF if lo is None or not low else b.add_data(lo)]
+
+
+def _classic_io(b: _Builder, node: Node) -> None:
+    if b.g.tensors[node.inputs[0]].dtype != "float32":
+        raise UnsupportedModelError(f"the interpreter runs {node.op} on float32 input only")
+
+
+@lowers("GaussianNaiveBayes")
+def _gaussian_nb(b: _Builder, node: Node) -> None:
+    from edgeinfer.backends.c.ops.naive_bayes import SATURATED_NATS
+
+    _classic_io(b, node)
+    exact = bool(b.options.get("exact", True))
+    theta, var, lp, ln = (np.asarray(b.g.const(n), dtype=np.float64) for n in node.inputs[1:5])
+    k, f = theta.shape
+    th = _split(b, theta, low=exact)
+    err = NONE_OFF
+    if th[2] != NONE_OFF:  # rounded theta: the Cauchy-Schwarz term the C backend's bound adds
+        err = b.add_data((np.sqrt((theta ** 2 / var).sum(axis=1)) * 2.01 * U32).astype(np.float32))
+    words = [k, f, int(exact), f32w((f + 6) * U32 * 1.01), f32w(SATURATED_NATS), *th, *_split(b, var, low=exact),
+             *_split(b, lp, allow_int=False, low=exact), *_split(b, ln, allow_int=False, low=exact), err]
+    b.op(OP_NB, [node.inputs[0]], list(node.outputs), words, 16 * k)
+
+
+@lowers("CentroidClassifier")
+def _centroid(b: _Builder, node: Node) -> None:
+    _classic_io(b, node)
+    exact = bool(b.options.get("exact", True))
+    cen = np.asarray(b.g.const(node.inputs[1]), dtype=np.float64)
+    k, f = cen.shape
+    t = _split(b, cen, low=exact)
+    v = float(np.sqrt((cen ** 2).sum(axis=1)).max()) if cen.size else 0.0
+    rep = int(t[2] != NONE_OFF)
+    u_sk = 2.0 ** -24 if node.attr("source_bits", 64) == 32 else 2.0 ** -53
+    words = [k, f, int(exact), f32w((f + 4) * U32 * 1.01), f32w(rep * 2.01 * U32 * v),
+             f32w(rep * 1.01 * (U32 * v) ** 2), f32w((f + 4) * u_sk * 1.01), f32w(v * v), *t]
+    b.op(OP_CENTROID, [node.inputs[0]], list(node.outputs), words, 8 * k)
+
+
+SVM_KERNELS = {"LINEAR": 0, "POLY": 1, "RBF": 2, "SIGMOID": 3}
+
+
+def _f64w(v: float) -> list[int]:
+    lo, hi = struct.unpack("<II", struct.pack("<d", float(v)))
+    return [lo, hi]
+
+
+@lowers("SVMClassifier", "SVMRegressor")
+def _svm(b: _Builder, node: Node) -> None:
+    """The C backend's SVM (``backends/c/ops/svm.py``): float32 pass with certified error bounds, double
+    fallback in libsvm's order; the bound constants below are that module's, evaluated here."""
+    _classic_io(b, node)
+    classifier = node.op == "SVMClassifier"
+    exact = classifier and bool(b.options.get("exact", True))
+    sv = np.asarray(b.g.const(node.inputs[1]), dtype=np.float64)
+    coef = np.asarray(b.g.const(node.inputs[2]), dtype=np.float64)
+    rho = np.asarray(b.g.const(node.inputs[3]), dtype=np.float64)
+    n_sv, f = sv.shape
+    t_sv = _split(b, sv, low=exact)
+    rep = int(t_sv[2] != NONE_OFF)
+    v = float(np.sqrt((sv ** 2).sum(axis=1)).max()) if sv.size else 0.0
+    g, c0, deg = node.attr("gamma", 1.0), node.attr("coef0", 0.0), int(node.attr("degree", 3))
+    if classifier:
+        counts = [int(c) for c in node.attr("vectors_per_class")]
+        shape = node.attr("decision_shape", "ovr")
+    else:
+        counts, shape = [n_sv], "ovr"
+    kc = len(counts)
+    n_pairs = max(kc * (kc - 1) // 2, 1)
+    break_ties = classifier and bool(node.attr("break_ties", 0)) and kc > 2 and shape == "ovr"
+    start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    pbase = [sum(kc - a - 1 for a in range(c)) for c in range(kc)]
+    pidx = np.array([[pbase[m] + c - m - 1 if m < c else pbase[c] + m - c for m in range(kc - 1)]
+                     for c in range(kc)], dtype=np.int32).reshape(-1)
+    u = U32
+    words = [int(classifier), SVM_KERNELS[node.attr("kernel_type")], n_sv, f, kc, int(shape == "ovo"),
+             int(break_ties), int(exact), int(bool(b.options.get("float64"))), deg, f32w(g), f32w(c0), *_f64w(g),
+             *_f64w(c0), f32w(abs(g)), f32w(abs(c0)), f32w((f + 4) * u * 1.01), f32w(rep * 2.01 * u * v),
+             f32w(rep * 1.01 * (u * v) ** 2), f32w((f + 2 + rep) * u * v * 1.01), f32w((n_sv + 3) * u * 1.01),
+             f32w(2 * deg * u), *t_sv, *_split(b, coef, allow_int=False, low=exact),
+             *_split(b, rho, allow_int=False, low=exact), b.add_data(start),
+             b.add_data(pidx if pidx.size else np.zeros(1, np.int32))]
+    scratch = 8 * (n_pairs + 2 * kc) + 4 * (2 * n_pairs + 2 * kc) + 4 * kc
+    b.op(OP_SVM, [node.inputs[0]], list(node.outputs), words, scratch)
+
+
+@lowers("Projection")
+def _projection(b: _Builder, node: Node) -> None:
+    """PCA: the C backend's one dense layer (offset and scale folded into weights and bias), as a STACK."""
+    _classic_io(b, node)
+    comp = np.asarray(b.g.const(node.inputs[1]), dtype=np.float64)
+    consts = [b.g.const(t) if t else None for t in node.inputs[2:]] + [None, None]
+    offset, scale = consts[0], consts[1]
+    bias = -np.asarray(offset, np.float64) if offset is not None else np.zeros(comp.shape[0])
+    if scale is not None:
+        comp = comp / np.asarray(scale, np.float64)[:, None]
+        bias = bias / np.asarray(scale, np.float64)
+    _stack(b, node, [(comp, bias)], 0, "identity", 0, False)
+
+
+# ---------------------------------------------------------------- int8 ops (TFLite scheme)
+def _require_s8(b: _Builder, node: Node, *tensors: str) -> None:
+    for t in tensors:
+        if b.g.tensors[t].dtype != "int8":
+            raise UnsupportedModelError(f"the interpreter runs {node.op} with int8 activations only "
+                                        f"(tensor {t!r} is {b.g.tensors[t].dtype}; use backend='c' for 16x8)")
+    if node.attr("single_rounding", False):
+        raise UnsupportedModelError(f"{node.op} node {node.name!r}: the int8 kernels use TFLite Micro's double "
+                                    "rounding; single_rounding=True has no kernel")
+
+
+def _i32(b: _Builder, values: Any) -> int:
+    return b.add_data(np.asarray(values, dtype=np.int32).reshape(-1))
+
+
+def _s8_range(node: Node) -> list[int]:
+    return [int(node.attr("act_min", -128)), int(node.attr("act_max", 127))]
+
+
+def _words(values: list[int]) -> list[int]:
+    """Signed ints as uint32 words (two's complement)."""
+    return [int(v) & 0xFFFFFFFF for v in values]
+
+
+@lowers("QConv2D", "QDepthwiseConv2D")
+def _qconv(b: _Builder, node: Node) -> None:
+    """As ``backends/c/ops/quantized.py::qconv``: the same geometry words and per-channel multipliers."""
+    from edgeinfer.ir.ops.quantized import channel_multipliers
+
+    _require_s8(b, node, node.inputs[0], node.outputs[0])
+    if b.g.const(node.inputs[1]) is None:
+        raise UnsupportedModelError(f"the interpreter needs {node.op} weights to be constant")
+    x, y, w = _shape(b, node.inputs[0]), _shape(b, node.outputs[0]), _shape(b, node.inputs[1])
+    depthwise = node.op == "QDepthwiseConv2D"
+    cout = y[3]
+    mult, shift = channel_multipliers(node.attr("in_scale"), node.attr("w_scale"), node.attr("out_scale"), cout)
+    groups = cout // x[3] if depthwise else x[3] // w[3]
+    pt, pl, _, _ = node.attr("pads", [0, 0, 0, 0])
+    geom = [x[1], x[2], x[3], y[1], y[2], cout, w[1], w[2], *node.attr("strides", [1, 1]),
+            *node.attr("dilations", [1, 1]), pt, pl, node.attr("in_zp"), node.attr("out_zp"), *_s8_range(node), groups]
+    bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
+    b.op(OP_QCONV, [node.inputs[0], node.inputs[1], bias], [node.outputs[0]],
+         [int(depthwise), *_words(geom), _i32(b, mult), _i32(b, shift)])
+
+
+@lowers("QFullyConnected")
+def _qfc(b: _Builder, node: Node) -> None:
+    from edgeinfer.ir.ops.quantized import channel_multipliers
+
+    _require_s8(b, node, node.inputs[0], node.outputs[0])
+    n_out, n_in = _shape(b, node.inputs[1])
+    ws = node.attr("w_scale")
+    mult, shift = channel_multipliers(node.attr("in_scale"), ws, node.attr("out_scale"), len(ws))
+    rows = int(np.prod(_shape(b, node.inputs[0]))) // n_in
+    bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
+    b.op(OP_QFC, [node.inputs[0], node.inputs[1], bias], [node.outputs[0]],
+         [rows, n_in, n_out, len(mult), _i32(b, mult), _i32(b, shift),
+          *_words([node.attr("in_zp"), node.attr("out_zp"), *_s8_range(node)])])
+
+
+@lowers("QAveragePool2D", "QMaxPool2D")
+def _qpool(b: _Builder, node: Node) -> None:
+    from edgeinfer.ir.ops.quantized import pool_geometry
+
+    _require_s8(b, node, node.inputs[0], node.outputs[0])
+    x = _shape(b, node.inputs[0])
+    kh, kw, sh, sw, pt, pl, oh, ow = pool_geometry(node, x[1], x[2])
+    b.op(OP_QPOOL, [node.inputs[0]], [node.outputs[0]],
+         [int(node.op == "QMaxPool2D"), *_words([x[1], x[2], x[3], oh, ow, kh, kw, sh, sw, pt, pl, *_s8_range(node)])])
+
+
+@lowers("QAdd", "QMul")
+def _qbinary(b: _Builder, node: Node) -> None:
+    from edgeinfer.ir.ops.quantized import add_params, mul_params
+
+    _require_s8(b, node, *node.inputs, node.outputs[0])
+    out = _shape(b, node.outputs[0])
+    n = int(np.prod(out))
+
+    def index(t: str) -> int:
+        shp = _shape(b, t)
+        if int(np.prod(shp)) == n:
+            return NONE_OFF
+        return _i32(b, np.broadcast_to(np.arange(int(np.prod(shp))).reshape(shp), out).reshape(-1))
+
+    q = [node.attr("a_zp"), node.attr("b_zp"), node.attr("out_zp"), *_s8_range(node)]
+    if node.op == "QAdd":
+        p = add_params(node, False)
+        q += [p["left_shift"], p["m1"], p["s1"], p["m2"], p["s2"], p["mo"], p["so"]]
+    else:
+        q += list(mul_params(node))
+    b.op(OP_QBINARY, list(node.inputs), [node.outputs[0]],
+         [int(node.op == "QMul"), n, index(node.inputs[0]), index(node.inputs[1]), *_words(q)])
+
+
+@lowers("QSoftmax")
+def _qsoftmax(b: _Builder, node: Node) -> None:
+    from edgeinfer.ir import quant_math as qm
+
+    _require_s8(b, node, node.inputs[0], node.outputs[0])
+    mult, shift, diff_min = qm.softmax_params(node.attr("beta", 1.0), node.attr("in_scale"))
+    shp = _shape(b, node.inputs[0])
+    b.op(OP_QSOFTMAX, [node.inputs[0]], [node.outputs[0]],
+         [int(np.prod(shp)) // shp[-1], shp[-1], *_words([mult, shift, diff_min])])
+
+
+@lowers("QLogistic", "QTanh")
+def _qact(b: _Builder, node: Node) -> None:
+    from edgeinfer.ir import quant_math as qm
+
+    _require_s8(b, node, node.inputs[0], node.outputs[0])
+    mult, shift, radius = qm.sigmoid_tanh_params(node.attr("in_scale"))
+    b.op(OP_QACT, [node.inputs[0]], [node.outputs[0]],
+         [int(node.op == "QTanh"), int(np.prod(_shape(b, node.inputs[0]))),
+          *_words([node.attr("in_zp"), mult, shift, radius])])
+
+
+@lowers("QQuantize", "QDequantize")
+def _qconvert(b: _Builder, node: Node) -> None:
+    from edgeinfer.ir.ops.quantized import f32
+
+    if node.op == "QQuantize":
+        _require_s8(b, node, node.outputs[0])
+        if b.g.tensors[node.inputs[0]].dtype != "float32":
+            raise UnsupportedModelError("the interpreter quantizes float32 input only")
+        code = OP_QQUANTIZE
+    else:
+        _require_s8(b, node, node.inputs[0])
+        if b.g.tensors[node.outputs[0]].dtype != "float32":
+            raise UnsupportedModelError("the interpreter dequantizes to float32 only")
+        code = OP_QDEQUANTIZE
+    b.op(code, [node.inputs[0]], [node.outputs[0]],
+         [int(np.prod(_shape(b, node.inputs[0]))), f32w(float(f32(node.attr("scale")))),
+          int(node.attr("zp")) & 0xFFFFFFFF])
+
+
+@lowers("QRequantize")
+def _qrequantize(b: _Builder, node: Node) -> None:
+    from edgeinfer.ir.ops.quantized import requantize_params
+
+    _require_s8(b, node, node.inputs[0], node.outputs[0])
+    m, s = requantize_params(node)
+    b.op(OP_QREQUANTIZE, [node.inputs[0]], [node.outputs[0]],
+         [int(np.prod(_shape(b, node.inputs[0]))), *_words([node.attr("in_zp"), m, s, node.attr("out_zp")])])
+
+
+@lowers("QMean")
+def _qmean(b: _Builder, node: Node) -> None:
+    from edgeinfer.ir.ops.quantized import mean_params
+
+    _require_s8(b, node, node.inputs[0], node.outputs[0])
+    x = _shape(b, node.inputs[0])
+    axes = sorted(a % len(x) for a in node.attr("axes"))
+    if axes != list(range(axes[0], axes[-1] + 1)):
+        raise UnsupportedModelError(f"QMean node {node.name!r}: the interpreter reduces contiguous axes only")
+    red = int(np.prod([x[a] for a in axes]))
+    m, s = mean_params(node, red)
+    b.op(OP_QMEAN, [node.inputs[0]], [node.outputs[0]],
+         [int(np.prod(x[:axes[0]])), red, int(np.prod(x[axes[-1] + 1:])),
+          *_words([node.attr("in_zp"), m, s, node.attr("out_zp")])])
 
 
 def supported_ops() -> list[str]:

@@ -28,8 +28,10 @@ from edgeinfer.ir.graph import Graph
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 #: kernel library files the runtime ops call
 KERNEL_FILES = ["ei_kernels.h", "ei_nn.h", "ei_dense.c", "ei_dense_exact.c", "ei_activation.c",
-                "ei_activation_f64.c", "ei_reduce.c", "ei_conv.c", "ei_gemm.c", "ei_pool.c"]
-RUNTIME_FILES = ["ei_interp.h", "ei_interp_ops.h", "ei_interp.c", "ei_ops_nn.c", "ei_ops_classic.c", "ei_ops_all.c"]
+                "ei_activation_f64.c", "ei_reduce.c", "ei_conv.c", "ei_gemm.c", "ei_pool.c", "ei_int8.h",
+                "ei_conv_s8.c", "ei_fc_s8.c", "ei_pool_s8.c", "ei_elementwise_s8.c", "ei_softmax_s8.c"]
+RUNTIME_FILES = ["ei_interp.h", "ei_interp_ops.h", "ei_interp.c", "ei_ops_nn.c", "ei_ops_classic.c",
+                 "ei_ops_certified.c", "ei_ops_int8.c", "ei_ops_all.c"]
 
 STATUS = ["ok", "bad argument", "truncated", "trailing bytes", "bad magic", "unsupported version",
           "checksum mismatch", "inconsistent header", "invalid tensor", "unknown op", "invalid op",

@@ -11,7 +11,9 @@
 enum {
   EI_OP_DENSE = 1, EI_OP_CONV = 2, EI_OP_POOL = 3, EI_OP_GLOBAL_AVGPOOL = 4, EI_OP_BINARY = 5,
   EI_OP_UNARY = 6, EI_OP_SOFTMAX = 7, EI_OP_COPY = 8, EI_OP_ARGMAX = 9, EI_OP_SCALER = 10,
-  EI_OP_STACK = 11, EI_OP_TREES = 12, EI_OP_AFFINE = 13
+  EI_OP_STACK = 11, EI_OP_TREES = 12, EI_OP_AFFINE = 13, EI_OP_NB = 14, EI_OP_CENTROID = 15, EI_OP_SVM = 16,
+  EI_OP_QCONV = 17, EI_OP_QFC = 18, EI_OP_QPOOL = 19, EI_OP_QBINARY = 20, EI_OP_QSOFTMAX = 21, EI_OP_QACT = 22,
+  EI_OP_QQUANTIZE = 23, EI_OP_QDEQUANTIZE = 24, EI_OP_QREQUANTIZE = 25, EI_OP_QMEAN = 26
 };
 
 #define EI_NONE_OFF 0xFFFFFFFFu
@@ -82,6 +84,32 @@ void ei_eval_trees(const ei_model_t *m, const ei_op_rec_t *op, const void *const
 
 ei_status_t ei_prepare_affine(const ei_model_t *m, const ei_op_rec_t *op);
 void ei_eval_affine(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_nb(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_nb(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_centroid(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_centroid(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_svm(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_svm(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_qconv(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_qconv(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_qfc(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_qfc(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_qpool(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_qpool(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_qbinary(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_qbinary(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_qsoftmax(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_qsoftmax(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_qact(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_qact(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_qquantize(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_qquantize(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_qdequantize(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_qdequantize(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_qrequantize(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_qrequantize(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_qmean(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_qmean(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
 
 #define EI_REG_DENSE {EI_OP_DENSE, ei_prepare_dense, ei_eval_dense}
 #define EI_REG_CONV {EI_OP_CONV, ei_prepare_conv, ei_eval_conv}
@@ -96,5 +124,18 @@ void ei_eval_affine(const ei_model_t *m, const ei_op_rec_t *op, const void *cons
 #define EI_REG_STACK {EI_OP_STACK, ei_prepare_stack, ei_eval_stack}
 #define EI_REG_TREES {EI_OP_TREES, ei_prepare_trees, ei_eval_trees}
 #define EI_REG_AFFINE {EI_OP_AFFINE, ei_prepare_affine, ei_eval_affine}
+#define EI_REG_NB {EI_OP_NB, ei_prepare_nb, ei_eval_nb}
+#define EI_REG_CENTROID {EI_OP_CENTROID, ei_prepare_centroid, ei_eval_centroid}
+#define EI_REG_SVM {EI_OP_SVM, ei_prepare_svm, ei_eval_svm}
+#define EI_REG_QCONV {EI_OP_QCONV, ei_prepare_qconv, ei_eval_qconv}
+#define EI_REG_QFC {EI_OP_QFC, ei_prepare_qfc, ei_eval_qfc}
+#define EI_REG_QPOOL {EI_OP_QPOOL, ei_prepare_qpool, ei_eval_qpool}
+#define EI_REG_QBINARY {EI_OP_QBINARY, ei_prepare_qbinary, ei_eval_qbinary}
+#define EI_REG_QSOFTMAX {EI_OP_QSOFTMAX, ei_prepare_qsoftmax, ei_eval_qsoftmax}
+#define EI_REG_QACT {EI_OP_QACT, ei_prepare_qact, ei_eval_qact}
+#define EI_REG_QQUANTIZE {EI_OP_QQUANTIZE, ei_prepare_qquantize, ei_eval_qquantize}
+#define EI_REG_QDEQUANTIZE {EI_OP_QDEQUANTIZE, ei_prepare_qdequantize, ei_eval_qdequantize}
+#define EI_REG_QREQUANTIZE {EI_OP_QREQUANTIZE, ei_prepare_qrequantize, ei_eval_qrequantize}
+#define EI_REG_QMEAN {EI_OP_QMEAN, ei_prepare_qmean, ei_eval_qmean}
 
 #endif /* EI_INTERP_OPS_H */

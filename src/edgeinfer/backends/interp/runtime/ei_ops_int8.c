@@ -1,0 +1,372 @@
+/* ei_ops_int8.c: int8 ops of the TFLite integer scheme, calling the kernel library's ei_*_s8.c
+ * kernels (ei_int8.h) with the multipliers, shifts and index tables the C backend computes
+ * (backends/c/ops/quantized.py), so outputs are the generated C's bytes (and TFLite Micro's).
+ *
+ * prepare bounds everything the kernels read and keeps their integer arithmetic defined: zero
+ * points and clamp bounds in int8 range, shifts in [-31, 31], multipliers non-negative, int32
+ * accumulators that cannot overflow (bias magnitude and window size bounded). */
+#include "ei_interp_ops.h"
+#include "ei_int8.h"
+
+#define EI_Q_GEOM_MAX 32767
+#define EI_Q_ACC_MAX 0x3FFFFFFF /* accumulator bound: |bias| and |sum of products| each below it */
+
+static int ei_q8_(int32_t v)
+{
+  return v >= -128 && v <= 127;
+}
+
+static int ei_qrange_(int32_t lo, int32_t hi)
+{
+  return ei_q8_(lo) && ei_q8_(hi) && lo <= hi;
+}
+
+static int ei_qmult_(int32_t mult, int32_t shift)
+{
+  return mult >= 0 && shift >= -31 && shift <= 31;
+}
+
+/* n multipliers and shifts at data offsets mo, so, each valid */
+static int ei_qmults_(const ei_model_t *m, uint32_t mo, uint32_t so, uint32_t n)
+{
+  const int32_t *mu, *sh;
+  uint32_t i;
+  if (!ei_check_span(m, mo, n, 4) || !ei_check_span(m, so, n, 4)) return 0;
+  mu = (const int32_t *)ei_data_at(m, mo);
+  sh = (const int32_t *)ei_data_at(m, so);
+  for (i = 0; i < n; ++i) {
+    if (!ei_qmult_(mu[i], sh[i])) return 0;
+  }
+  return 1;
+}
+
+/* an optional int32 bias of n values, each within the accumulator bound */
+static int ei_qbias_ok_(const ei_model_t *m, const ei_op_rec_t *op, uint32_t slot, uint32_t n)
+{
+  const ei_tensor_rec_t *t;
+  const int32_t *b;
+  uint32_t i;
+  if (op->t[slot] == EI_NO_TENSOR) return 1;
+  t = ei_check_tensor(m, op, slot, EI_DT_I32, n);
+  if (!t || t->kind != EI_TK_CONST) return 0;
+  b = (const int32_t *)(const void *)(m->data + t->offset);
+  for (i = 0; i < n; ++i) {
+    if (b[i] > EI_Q_ACC_MAX || b[i] < -EI_Q_ACC_MAX) return 0;
+  }
+  return 1;
+}
+
+/* ---- QCONV: x (h, w, cin), W, bias? -> y (oh, ow, cout); attrs {depthwise, geom[EI_QC_NGEOM], mult, shift}
+ * W (cout, kh, kw, cin/groups), or depthwise (kh, kw, cout) with geom's groups the depth multiplier. */
+ei_status_t ei_prepare_qconv(const ei_model_t *m, const ei_op_rec_t *op)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const int32_t *g = (const int32_t *)(const void *)(a + 1);
+  uint32_t i;
+  uint64_t x, y, w, win;
+  if (op->attr_words != 3u + EI_QC_NGEOM || op->n_in != 3 || op->n_out != 1 || a[0] > 1) {
+    return EI_ERR_OP_INVALID;
+  }
+  for (i = 0; i < EI_QC_NGEOM; ++i) {
+    const int32_t lo = (i == EI_QC_PT || i == EI_QC_PL) ? 0 : 1;
+    if (i >= EI_QC_IN_ZP && i <= EI_QC_ACT_MAX) continue;
+    if (g[i] < lo || g[i] > EI_Q_GEOM_MAX) return EI_ERR_OP_INVALID;
+  }
+  if (!ei_q8_(g[EI_QC_IN_ZP]) || !ei_q8_(g[EI_QC_OUT_ZP]) || !ei_qrange_(g[EI_QC_ACT_MIN], g[EI_QC_ACT_MAX])) {
+    return EI_ERR_OP_INVALID;
+  }
+  x = (uint64_t)g[EI_QC_H] * (uint64_t)g[EI_QC_W] * (uint64_t)g[EI_QC_CIN];
+  y = (uint64_t)g[EI_QC_OH] * (uint64_t)g[EI_QC_OW] * (uint64_t)g[EI_QC_COUT];
+  if (a[0]) {
+    if ((uint64_t)g[EI_QC_CIN] * (uint64_t)g[EI_QC_GROUPS] != (uint64_t)g[EI_QC_COUT]) return EI_ERR_OP_INVALID;
+    w = (uint64_t)g[EI_QC_KH] * (uint64_t)g[EI_QC_KW] * (uint64_t)g[EI_QC_COUT];
+    win = (uint64_t)g[EI_QC_KH] * (uint64_t)g[EI_QC_KW];
+  } else {
+    if (g[EI_QC_CIN] % g[EI_QC_GROUPS] || g[EI_QC_COUT] % g[EI_QC_GROUPS]) return EI_ERR_OP_INVALID;
+    win = (uint64_t)g[EI_QC_KH] * (uint64_t)g[EI_QC_KW] * (uint64_t)(g[EI_QC_CIN] / g[EI_QC_GROUPS]);
+    w = win * (uint64_t)g[EI_QC_COUT];
+  }
+  if (x > 0x7FFFFFFFu || y > 0x7FFFFFFFu || w > 0x7FFFFFFFu || win * 255u * 128u > (uint64_t)EI_Q_ACC_MAX ||
+      !ei_check_tensor(m, op, 0, EI_DT_I8, (uint32_t)x) || !ei_check_tensor(m, op, 1, EI_DT_I8, (uint32_t)w) ||
+      !ei_check_tensor(m, op, 3, EI_DT_I8, (uint32_t)y) || !ei_qbias_ok_(m, op, 2, (uint32_t)g[EI_QC_COUT]) ||
+      !ei_qmults_(m, a[1 + EI_QC_NGEOM], a[2 + EI_QC_NGEOM], (uint32_t)g[EI_QC_COUT])) {
+    return EI_ERR_OP_INVALID;
+  }
+  return EI_OK;
+}
+
+void ei_eval_qconv(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const int32_t *g = (const int32_t *)(const void *)(a + 1);
+  const int32_t *mult = (const int32_t *)ei_data_at(m, a[1 + EI_QC_NGEOM]);
+  const int32_t *shift = (const int32_t *)ei_data_at(m, a[2 + EI_QC_NGEOM]);
+  const int8_t *x = (const int8_t *)ei_slot(m, op, 0, in, out), *w = (const int8_t *)ei_slot(m, op, 1, in, out);
+  const int32_t *b = (const int32_t *)ei_slot(m, op, 2, in, out);
+  int8_t *y = (int8_t *)ei_slot(m, op, 3, in, out);
+  if (a[0]) ei_depthwise_conv2d_s8(g, x, w, b, mult, shift, y);
+  else ei_conv2d_s8(g, x, w, b, mult, shift, y);
+}
+
+/* ---- QFC: x (rows, n_in), W (n_out, n_in), bias? -> y (rows, n_out);
+ * attrs {rows, n_in, n_out, n_mult (1 or n_out), mult, shift, in_zp, out_zp, act_min, act_max} */
+ei_status_t ei_prepare_qfc(const ei_model_t *m, const ei_op_rec_t *op)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const int32_t *q = (const int32_t *)(const void *)(a + 6);
+  uint64_t xn, wn, yn;
+  if (op->attr_words != 10 || op->n_in != 3 || op->n_out != 1 || a[0] == 0 || a[1] == 0 || a[2] == 0 ||
+      (a[3] != 1 && a[3] != a[2]) || !ei_q8_(q[0]) || !ei_q8_(q[1]) || !ei_qrange_(q[2], q[3])) {
+    return EI_ERR_OP_INVALID;
+  }
+  xn = (uint64_t)a[0] * a[1];
+  wn = (uint64_t)a[2] * a[1];
+  yn = (uint64_t)a[0] * a[2];
+  if (xn > 0x7FFFFFFFu || wn > 0x7FFFFFFFu || yn > 0x7FFFFFFFu || (uint64_t)a[1] * 255u * 128u > EI_Q_ACC_MAX ||
+      !ei_check_tensor(m, op, 0, EI_DT_I8, (uint32_t)xn) || !ei_check_tensor(m, op, 1, EI_DT_I8, (uint32_t)wn) ||
+      !ei_check_tensor(m, op, 3, EI_DT_I8, (uint32_t)yn) || !ei_qbias_ok_(m, op, 2, a[2]) ||
+      !ei_qmults_(m, a[4], a[5], a[3])) {
+    return EI_ERR_OP_INVALID;
+  }
+  return EI_OK;
+}
+
+void ei_eval_qfc(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  ei_fully_connected_s8((const int8_t *)ei_slot(m, op, 0, in, out), (const int8_t *)ei_slot(m, op, 1, in, out),
+                        (const int32_t *)ei_slot(m, op, 2, in, out), (const int32_t *)ei_data_at(m, a[4]),
+                        (const int32_t *)ei_data_at(m, a[5]), (int32_t)a[3], (const int32_t *)(const void *)(a + 6),
+                        (int32_t)a[0], (int32_t)a[1], (int32_t)a[2], (int8_t *)ei_slot(m, op, 3, in, out));
+}
+
+/* ---- QPOOL: x (h, w, c) -> y (oh, ow, c); attrs {is_max, geom[EI_QP_NGEOM]} ---- */
+ei_status_t ei_prepare_qpool(const ei_model_t *m, const ei_op_rec_t *op)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const int32_t *g = (const int32_t *)(const void *)(a + 1);
+  uint32_t i;
+  uint64_t x, y;
+  if (op->attr_words != 1u + EI_QP_NGEOM || op->n_in != 1 || op->n_out != 1 || a[0] > 1 ||
+      !ei_qrange_(g[EI_QP_ACT_MIN], g[EI_QP_ACT_MAX])) {
+    return EI_ERR_OP_INVALID;
+  }
+  for (i = 0; i < EI_QP_ACT_MIN; ++i) {
+    const int32_t lo = (i == EI_QP_PT || i == EI_QP_PL) ? 0 : 1;
+    if (g[i] < lo || g[i] > EI_Q_GEOM_MAX) return EI_ERR_OP_INVALID;
+  }
+  x = (uint64_t)g[EI_QP_H] * (uint64_t)g[EI_QP_W] * (uint64_t)g[EI_QP_C];
+  y = (uint64_t)g[EI_QP_OH] * (uint64_t)g[EI_QP_OW] * (uint64_t)g[EI_QP_C];
+  if (x > 0x7FFFFFFFu || y > 0x7FFFFFFFu || (uint64_t)g[EI_QP_KH] * (uint64_t)g[EI_QP_KW] > 0x7FFFFFu ||
+      !ei_check_tensor(m, op, 0, EI_DT_I8, (uint32_t)x) || !ei_check_tensor(m, op, 1, EI_DT_I8, (uint32_t)y)) {
+    return EI_ERR_OP_INVALID;
+  }
+  return EI_OK;
+}
+
+void ei_eval_qpool(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const int32_t *g = (const int32_t *)(const void *)(a + 1);
+  const int8_t *x = (const int8_t *)ei_slot(m, op, 0, in, out);
+  int8_t *y = (int8_t *)ei_slot(m, op, 1, in, out);
+  if (a[0]) ei_maxpool2d_s8(g, x, y);
+  else ei_avgpool2d_s8(g, x, y);
+}
+
+/* ---- QBINARY: a, b -> y (n); attrs {is_mul, n, ia, ib (index tables of n into a / b, or EI_NONE_OFF when
+ * the operand has n elements), q: {a_zp, b_zp, out_zp, act_min, act_max} then add {left_shift, m1, s1, m2, s2,
+ * mo, so} or mul {mult, shift}} ---- */
+static int ei_qindex_ok_(const ei_model_t *m, uint32_t off, uint32_t n, uint32_t limit)
+{
+  const int32_t *ix;
+  uint32_t i;
+  if (off == EI_NONE_OFF) return n == limit;
+  if (!ei_check_span(m, off, n, 4)) return 0;
+  ix = (const int32_t *)ei_data_at(m, off);
+  for (i = 0; i < n; ++i) {
+    if (ix[i] < 0 || (uint32_t)ix[i] >= limit) return 0;
+  }
+  return 1;
+}
+
+ei_status_t ei_prepare_qbinary(const ei_model_t *m, const ei_op_rec_t *op)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const int32_t *q = (const int32_t *)(const void *)(a + 4);
+  const ei_tensor_rec_t *ta, *tb;
+  if (op->attr_words < 4 || a[0] > 1 || op->attr_words != (a[0] ? 11u : 16u) || op->n_in != 2 || op->n_out != 1 ||
+      a[1] == 0 || !ei_q8_(q[0]) || !ei_q8_(q[1]) || !ei_q8_(q[2]) || !ei_qrange_(q[3], q[4])) {
+    return EI_ERR_OP_INVALID;
+  }
+  if (a[0] ? !ei_qmult_(q[5], q[6])
+           : (q[5] < 0 || q[5] > 22 || !ei_qmult_(q[6], q[7]) || !ei_qmult_(q[8], q[9]) || !ei_qmult_(q[10], q[11]))) {
+    return EI_ERR_OP_INVALID;
+  }
+  ta = ei_check_tensor(m, op, 0, EI_DT_I8, 0);
+  tb = ei_check_tensor(m, op, 1, EI_DT_I8, 0);
+  if (!ta || !tb || !ei_check_tensor(m, op, 2, EI_DT_I8, a[1]) || !ei_qindex_ok_(m, a[2], a[1], ei_numel(ta)) ||
+      !ei_qindex_ok_(m, a[3], a[1], ei_numel(tb))) {
+    return EI_ERR_OP_INVALID;
+  }
+  return EI_OK;
+}
+
+void ei_eval_qbinary(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const int8_t *x0 = (const int8_t *)ei_slot(m, op, 0, in, out), *x1 = (const int8_t *)ei_slot(m, op, 1, in, out);
+  const int32_t *ia = (const int32_t *)ei_data_at(m, a[2]), *ib = (const int32_t *)ei_data_at(m, a[3]);
+  const int32_t *q = (const int32_t *)(const void *)(a + 4);
+  int8_t *y = (int8_t *)ei_slot(m, op, 2, in, out);
+  if (a[0]) ei_mul_s8(x0, x1, ia, ib, q, (int32_t)a[1], y);
+  else ei_add_s8(x0, x1, ia, ib, q, (int32_t)a[1], y);
+}
+
+/* ---- QSOFTMAX: x (rows, n) -> y; attrs {rows, n, mult, left_shift, diff_min} ---- */
+ei_status_t ei_prepare_qsoftmax(const ei_model_t *m, const ei_op_rec_t *op)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const int32_t *q = (const int32_t *)(const void *)(a + 2);
+  uint64_t n;
+  if (op->attr_words != 5 || op->n_in != 1 || op->n_out != 1 || a[0] == 0 || a[1] == 0 || a[1] > 0x10000u ||
+      q[0] < 0 || q[1] < 0 || q[1] > 31 || q[2] > 0) {
+    return EI_ERR_OP_INVALID;
+  }
+  n = (uint64_t)a[0] * a[1];
+  if (n > 0x7FFFFFFFu || !ei_check_tensor(m, op, 0, EI_DT_I8, (uint32_t)n) ||
+      !ei_check_tensor(m, op, 1, EI_DT_I8, (uint32_t)n)) {
+    return EI_ERR_OP_INVALID;
+  }
+  return EI_OK;
+}
+
+void ei_eval_qsoftmax(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const int32_t *q = (const int32_t *)(const void *)(a + 2);
+  ei_softmax_s8((const int8_t *)ei_slot(m, op, 0, in, out), (int32_t)a[0], (int32_t)a[1], q[0], q[1], q[2],
+                (int8_t *)ei_slot(m, op, 1, in, out));
+}
+
+/* ---- QACT: x -> y (n); attrs {kind (0 logistic, 1 tanh), n, in_zp, mult, left_shift, radius} ---- */
+ei_status_t ei_prepare_qact(const ei_model_t *m, const ei_op_rec_t *op)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const int32_t *q = (const int32_t *)(const void *)(a + 2);
+  if (op->attr_words != 6 || op->n_in != 1 || op->n_out != 1 || a[0] > 1 || a[1] == 0 || !ei_q8_(q[0]) ||
+      !ei_qmult_(q[1], q[2]) || q[3] < 0 || !ei_check_tensor(m, op, 0, EI_DT_I8, a[1]) ||
+      !ei_check_tensor(m, op, 1, EI_DT_I8, a[1])) {
+    return EI_ERR_OP_INVALID;
+  }
+  return EI_OK;
+}
+
+void ei_eval_qact(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const int8_t *x = (const int8_t *)ei_slot(m, op, 0, in, out);
+  int8_t *y = (int8_t *)ei_slot(m, op, 1, in, out);
+  if (a[0]) ei_tanh_s8(x, (const int32_t *)(const void *)(a + 2), (int32_t)a[1], y);
+  else ei_logistic_s8(x, (const int32_t *)(const void *)(a + 2), (int32_t)a[1], y);
+}
+
+/* ---- QQUANTIZE: x (f32) -> y (i8); QDEQUANTIZE: x (i8) -> y (f32); attrs {n, scale (f32), zp} ---- */
+static ei_status_t ei_prepare_qconvert_(const ei_model_t *m, const ei_op_rec_t *op, int from, int to)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const float scale = op->attr_words == 3 ? ei_word_f32(a[1]) : 0.0f;
+  if (op->attr_words != 3 || op->n_in != 1 || op->n_out != 1 || a[0] == 0 || !(scale > 0.0f) ||
+      scale > 3.0e38f || !ei_q8_((int32_t)a[2]) || !ei_check_tensor(m, op, 0, from, a[0]) ||
+      !ei_check_tensor(m, op, 1, to, a[0])) {
+    return EI_ERR_OP_INVALID;
+  }
+  return EI_OK;
+}
+
+ei_status_t ei_prepare_qquantize(const ei_model_t *m, const ei_op_rec_t *op)
+{
+  return ei_prepare_qconvert_(m, op, EI_DT_F32, EI_DT_I8);
+}
+
+void ei_eval_qquantize(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  ei_quantize_f32_s8((const float *)ei_slot(m, op, 0, in, out), ei_word_f32(a[1]), (int32_t)a[2], (int32_t)a[0],
+                     (int8_t *)ei_slot(m, op, 1, in, out));
+}
+
+ei_status_t ei_prepare_qdequantize(const ei_model_t *m, const ei_op_rec_t *op)
+{
+  return ei_prepare_qconvert_(m, op, EI_DT_I8, EI_DT_F32);
+}
+
+void ei_eval_qdequantize(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  ei_dequantize_s8_f32((const int8_t *)ei_slot(m, op, 0, in, out), (double)ei_word_f32(a[1]), (int32_t)a[2],
+                       (int32_t)a[0], (float *)ei_slot(m, op, 1, in, out));
+}
+
+/* ---- QREQUANTIZE: x (i8) -> y (i8); attrs {n, in_zp, mult, shift, out_zp} ---- */
+ei_status_t ei_prepare_qrequantize(const ei_model_t *m, const ei_op_rec_t *op)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const int32_t *q = (const int32_t *)(const void *)(a + 1);
+  if (op->attr_words != 5 || op->n_in != 1 || op->n_out != 1 || a[0] == 0 || !ei_q8_(q[0]) ||
+      !ei_qmult_(q[1], q[2]) || !ei_q8_(q[3]) || !ei_check_tensor(m, op, 0, EI_DT_I8, a[0]) ||
+      !ei_check_tensor(m, op, 1, EI_DT_I8, a[0])) {
+    return EI_ERR_OP_INVALID;
+  }
+  return EI_OK;
+}
+
+void ei_eval_qrequantize(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const int32_t *q = (const int32_t *)(const void *)(a + 1);
+  const int8_t *x = (const int8_t *)ei_slot(m, op, 0, in, out);
+  int8_t *y = (int8_t *)ei_slot(m, op, 1, in, out);
+  uint32_t i;
+  for (i = 0; i < a[0]; ++i) {
+    y[i] = (int8_t)ei_clamp_s32(ei_mbqm((int32_t)x[i] - q[0], q[1], q[2]) + q[3], -128, 127);
+  }
+}
+
+/* ---- QMEAN: x (outer, red, inner) -> y (outer, inner); attrs {outer, red, inner, in_zp, mult, shift, out_zp}:
+ * y = clamp(mbqm(sum - in_zp * red) + out_zp), as the generated C's loop ---- */
+ei_status_t ei_prepare_qmean(const ei_model_t *m, const ei_op_rec_t *op)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const int32_t *q = (const int32_t *)(const void *)(a + 3);
+  uint64_t n, o;
+  if (op->attr_words != 7 || op->n_in != 1 || op->n_out != 1 || a[0] == 0 || a[1] == 0 || a[1] > 0x100000u ||
+      a[2] == 0 || !ei_q8_(q[0]) || !ei_qmult_(q[1], q[2]) || !ei_q8_(q[3])) {
+    return EI_ERR_OP_INVALID;
+  }
+  o = (uint64_t)a[0] * a[2];
+  n = o * a[1];
+  if (n > 0x7FFFFFFFu || !ei_check_tensor(m, op, 0, EI_DT_I8, (uint32_t)n) ||
+      !ei_check_tensor(m, op, 1, EI_DT_I8, (uint32_t)o)) {
+    return EI_ERR_OP_INVALID;
+  }
+  return EI_OK;
+}
+
+void ei_eval_qmean(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const int32_t *q = (const int32_t *)(const void *)(a + 3);
+  const int8_t *x = (const int8_t *)ei_slot(m, op, 0, in, out);
+  int8_t *y = (int8_t *)ei_slot(m, op, 1, in, out);
+  const uint32_t outer = a[0], red = a[1], inner = a[2];
+  uint32_t o, r, i;
+  for (o = 0; o < outer; ++o) {
+    for (i = 0; i < inner; ++i) {
+      int32_t acc = 0;
+      for (r = 0; r < red; ++r) acc += x[(o * red + r) * inner + i];
+      acc = ei_mbqm(acc - q[0] * (int32_t)red, q[1], q[2]) + q[3];
+      y[o * inner + i] = (int8_t)ei_clamp_s32(acc, -128, 127);
+    }
+  }
+}
