@@ -551,6 +551,68 @@ def _ml_scaler(im: _Importer, node: Any) -> None:
            steps=["sub", "mul"], precision="float32")
 
 
+def _ml_tree(im: _Importer, node: Any) -> None:
+    """ONNX-ML TreeEnsembleClassifier / Regressor onto the IR ops of the same name.
+
+    The IR branches on ``x <= threshold`` only; for float32 x, ``x < t`` is ``x <= prev(t)`` (the
+    float32 just below t), and GTE / GT are those with the children swapped, so every ordering mode
+    maps exactly. BRANCH_EQ / BRANCH_NEQ and missing-value tracking are refused by name.
+    """
+    a = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in im.attrs(node).items()}
+    modes = [m.decode() if isinstance(m, bytes) else m for m in a.get("nodes_modes", [])]
+    thr = np.asarray(a.get("nodes_values", []), dtype=np.float32).copy()
+    tnode = np.asarray(a.get("nodes_truenodeids", []), dtype=np.int64).copy()
+    fnode = np.asarray(a.get("nodes_falsenodeids", []), dtype=np.int64).copy()
+    if a.get("nodes_values_as_tensor") is not None or a.get("target_weights_as_tensor") is not None \
+            or a.get("class_weights_as_tensor") is not None or a.get("base_values_as_tensor") is not None:
+        raise UnsupportedModelError("TreeEnsemble attributes given as tensors (*_as_tensor) are not supported")
+    if any(np.asarray(a.get("nodes_missing_value_tracks_true", [0])).reshape(-1)):
+        raise UnsupportedModelError("TreeEnsemble nodes_missing_value_tracks_true (NaN routing) is not supported")
+    for i, m in enumerate(modes):
+        if m in ("BRANCH_LT", "BRANCH_GTE"):
+            thr[i] = np.nextafter(thr[i], np.float32(-np.inf))
+        if m in ("BRANCH_GTE", "BRANCH_GT"):
+            tnode[i], fnode[i] = fnode[i], tnode[i]
+        if m not in ("LEAF", "BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT"):
+            raise UnsupportedModelError(f"TreeEnsemble node mode {m!r} is not supported (LEAF, BRANCH_LEQ, "
+                                        "BRANCH_LT, BRANCH_GTE, BRANCH_GT are)")
+    post = _ml_post(a)
+    attrs: dict[str, Any] = {
+        "nodes_treeids": a["nodes_treeids"], "nodes_nodeids": a["nodes_nodeids"],
+        "nodes_featureids": a["nodes_featureids"], "nodes_values": thr,
+        "nodes_modes": ["LEAF" if m == "LEAF" else "BRANCH_LEQ" for m in modes],
+        "nodes_truenodeids": tnode, "nodes_falsenodeids": fnode,
+        "aggregate_function": a.get("aggregate_function", "SUM"), "post_transform": post}
+    base = node.name or node.output[0]
+    if "base_values" in a:
+        # ONNX adds base_values after AVERAGE divides by the tree count; the IR divides the sum with the base
+        n_trees = len(set(int(t) for t in a["nodes_treeids"])) if attrs["aggregate_function"] == "AVERAGE" else 1
+        attrs["base_values"] = np.asarray(a["base_values"], dtype=np.float64) * n_trees
+    if node.op_type == "TreeEnsembleRegressor":
+        attrs.update({k: a[k] for k in ("target_treeids", "target_nodeids", "target_ids", "target_weights")},
+                     n_targets=int(a.get("n_targets", 1)))
+        if post != "NONE":
+            raise UnsupportedModelError(f"TreeEnsembleRegressor post_transform {post!r} is not supported (NONE is)")
+        im.add("TreeEnsembleRegressor", [node.input[0]], [node.output[0]], base, **attrs)
+        return
+    if a.get("classlabels_strings") is not None:
+        raise UnsupportedModelError("string class labels are not supported (integer labels are)")
+    labels = np.asarray(a.get("classlabels_int64s", []), dtype=np.int64)
+    cols = set(int(c) for c in a.get("class_ids", []))
+    if len(labels) == 2 and cols <= {0} and post != "LOGISTIC":
+        raise UnsupportedModelError("a binary TreeEnsembleClassifier with one score column is supported with "
+                                    f"post_transform LOGISTIC only, not {post!r}")
+    attrs.update({k: a[k] for k in ("class_treeids", "class_nodeids", "class_ids", "class_weights")},
+                 classlabels_int64s=labels)
+    # the IR gives the int32 class index; ONNX's label is the int64 class label: always look it up
+    idx = im.tmp(base + "_index")
+    scores = node.output[1] if len(node.output) > 1 and node.output[1] else im.tmp(base + "_scores")
+    im.add("TreeEnsembleClassifier", [node.input[0]], [idx, scores], base, **attrs)
+    tab = im.tmp(base + "_labels")
+    im.set_const(tab, labels)
+    im.add("Gather", [tab, idx], [node.output[0]], base + "_label", axis=0)
+
+
 def _ml_zipmap(im: _Importer, node: Any) -> None:
     """ZipMap only re-packs probabilities as a sequence of maps: the tensor is kept as it is."""
     im.add("Identity", [node.input[0]], [node.output[0]], node.name or node.output[0])
@@ -558,6 +620,7 @@ def _ml_zipmap(im: _Importer, node: Any) -> None:
 
 ML_CONVERTERS: dict[str, Callable[[_Importer, Any], None]] = {
     "LinearClassifier": _ml_linear, "LinearRegressor": _ml_linear, "Scaler": _ml_scaler, "ZipMap": _ml_zipmap,
+    "TreeEnsembleClassifier": _ml_tree, "TreeEnsembleRegressor": _ml_tree,
 }
 
 
