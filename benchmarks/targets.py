@@ -166,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fc_autoencoder and the classical models only")
     ap.add_argument("--models", nargs="*", help="subset of model names")
+    ap.add_argument("--boards", nargs="*", default=list(BOARDS), help="subset of boards")
+    ap.add_argument("--kernels", nargs="*", default=list(KERNELS), help="subset of kernel sets")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the rows of --out that this run does not remeasure (runs split over time)")
     ap.add_argument("--out", default=str(HERE / "results" / "targets.json"))
     a = ap.parse_args(argv)
     zoo_names = ["fc_autoencoder"] if a.quick else ["fc_autoencoder", "ds_cnn", "resnet8", "mobilenet_v1"]
@@ -176,11 +180,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ei_targets_") as tmp:
         for name, make in models:
             graph, X = make(name)
-            for board in BOARDS:
-                for k in KERNELS:
+            for board in a.boards:
+                for k in a.kernels:
                     r = measure_one(name, graph, X, board, k, Path(tmp))
                     print(json.dumps({k2: v for k2, v in r.items() if not isinstance(v, float)}), file=sys.stderr)
                     rows.append(r)
+    if a.merge and Path(a.out).is_file():
+        fresh = {(r["model"], r["target"], r["kernels"]) for r in rows}
+        old = [r for r in json.loads(Path(a.out).read_text())["rows"]
+               if (r["model"], r["target"], r["kernels"]) not in fresh]
+        order = {n: i for i, (n, _) in enumerate(models)}
+        rows = sorted(old + rows, key=lambda r: (order.get(r["model"], 99), BOARDS.index(r["target"]),
+                                                 KERNELS.index(r["kernels"])))
     table = _fmt(rows)
     print(table)
     out = {"date": _dt.date.today().isoformat(), "rows": rows,

@@ -40,6 +40,46 @@ def tiny_int8():
     return edgeinfer.convert(q, name="tiny_int8"), X
 
 
+@pytest.fixture(scope="module")
+def wide_int8():
+    """Shapes that take the other paths of the DSP kernels: a receptive field above the im2col
+    buffer (3x3x80 > EI_OPT_COL_K: direct path), 4-tap group counts odd and even, pointwise on a
+    padded input, a dilated depthwise, a residual Add (the same-shape add loop) and an FC whose
+    last row block is two rows long."""
+
+    class Residual(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(12, 12, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.conv(x) + x)
+
+    torch.manual_seed(1)
+    torch.set_num_threads(1)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(4, 80, 1), torch.nn.ReLU(),
+        torch.nn.Conv2d(80, 5, 3, padding=1), torch.nn.ReLU(),          # klen 720: direct path
+        torch.nn.Conv2d(5, 12, 3, padding=1, stride=2), torch.nn.ReLU(),  # klen 45: odd tail
+        torch.nn.Conv2d(12, 12, 3, padding=2, dilation=2, groups=12), torch.nn.ReLU(), Residual(),
+        torch.nn.Conv2d(12, 8, 2, padding=1), torch.nn.ReLU(),           # klen 48: even groups
+        torch.nn.Flatten(), torch.nn.LazyLinear(6)).eval()
+    net(torch.zeros(1, 4, 20, 22))
+    X = np.random.default_rng(1).normal(size=(20, 4, 20, 22)).astype(np.float32)
+    q = edgeinfer.quantize(edgeinfer.load_graph(net, torch.from_numpy(X[:1])), calibration=X)
+    return edgeinfer.convert(q, name="wide_int8"), X
+
+
+def test_optimized_wide_shapes_bit_exact_on_cortex_m4(wide_int8):
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not installed (scripts/install-toolchains.sh installs it)")
+    m, X = wide_int8
+    assert "QAdd" in m.graph.ops()
+    opt = m.measure(target="cortex-m4", inputs=X[:1], kernels="optimized")
+    assert opt["outputs_match"]
+
+
 def test_optimized_twins_replace_reference_files(tiny_int8):
     m, _ = tiny_int8
     files = kernel_files(m.sources, "optimized")

@@ -27,8 +27,10 @@ RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 OPT_KERNEL_DIR = Path(__file__).resolve().parent.parent / "backends" / "kernels" / "opt"
 KERNEL_SETS = ("reference", "optimized")
 # The optimised kernels are written for an optimising build (register blocking, unrolled
-# loops); at -Os GCC spills their accumulators. They get -O2 whatever the board's level.
-OPT_CFLAGS = ["-O2"]
+# loops); at -Os GCC spills their accumulators. They get -O2 whatever the board's level, without
+# the pre-register-allocation scheduling pass (on by default for ARM), which hoists every load
+# of a blocked loop to the top and so spills the 4-row FC loop's pointers to the stack.
+OPT_CFLAGS = ["-O2", "-fno-schedule-insns"]
 INSTALL_HINT = "run scripts/install-toolchains.sh (Debian/Ubuntu packages)"
 
 

@@ -44,14 +44,36 @@ static inline int16x2_t ei_opt_sxtab16_ror8(uint32_t a, uint32_t v)
 #define EI_OPT_DSP 0
 #endif
 
+/* Keeps a blocked inner kernel out of a large caller: inlined, its accumulators compete with
+ * the caller's loop state for the 13 registers and spill. */
+#if defined(__GNUC__)
+#define EI_OPT_NOINLINE __attribute__((noinline))
+#else
+#define EI_OPT_NOINLINE
+#endif
+
 static inline int32_t ei_opt_requant(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi)
 {
-  const int32_t right = shift > 0 ? 0 : -shift;
-  const int32_t x = shift > 0 ? (int32_t)((uint32_t)acc << shift) : acc;
-  const int32_t hm = (int32_t)(((int64_t)x * mult + ((int64_t)1 << 30)) >> 31);
-  const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
-  const int32_t threshold = (mask >> 1) + (hm < 0 ? 1 : 0);
-  int32_t v = (hm >> right) + ((hm & mask) > threshold ? 1 : 0) + zp;
+  int32_t v;
+  if (shift > 0) {
+    const int32_t x = (int32_t)((uint32_t)acc << shift);
+    v = (int32_t)(((int64_t)x * mult + ((int64_t)1 << 30)) >> 31);
+  } else {
+    /* RoundingDivideByPOT(hm, r), halves away from zero, as one add and shift: for r > 0 it is
+     * floor((hm + 2^(r-1) - [hm < 0]) / 2^r). The non-negative case is summed unsigned, so
+     * hm near INT32_MAX cannot overflow (the quotient is below 2^31 again). */
+    const int32_t hm = (int32_t)(((int64_t)acc * mult + ((int64_t)1 << 30)) >> 31);
+    const int32_t r = -shift;
+    const uint32_t half = ((uint32_t)1 << r) >> 1;
+    if (r == 0) {
+      v = hm;
+    } else if (hm >= 0) {
+      v = (int32_t)(((uint32_t)hm + half) >> r);
+    } else {
+      v = (hm + (int32_t)half - 1) >> r;
+    }
+  }
+  v += zp;
   v = v < lo ? lo : v;
   return v > hi ? hi : v;
 }
