@@ -22,7 +22,9 @@ FLAGS = ["-std=c99", "-O1", "-g", "-fsanitize=fuzzer,address,undefined", "-fno-s
 
 
 def seed_models() -> dict[str, bytes]:
-    """Small valid .eim files covering every runtime op family (trees, stacks, scaler, NN ops)."""
+    """Small valid .eim files covering the runtime op families (trees, stacks, scaler, NN, certified classical
+    and int8 element-wise ops; the int8 conv / FC / pool / add / mul / softmax / activations need a TFLite model,
+    which the fuzz seeds do not build)."""
     from edgeinfer.backends.interp.format import write_eim
     from edgeinfer.ir.graph import Graph
 
@@ -81,6 +83,26 @@ def seed_models() -> dict[str, bytes]:
             warnings.simplefilter("ignore")
             est.fit(X, y)
         seeds[name] = edgeinfer.convert(est, backend="interp", name=name).data
+    # the certified classical ops (naive Bayes, nearest centroid, SVM classifier / regressor, PCA)
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.svm import SVC, SVR
+
+    for name, est, target in [("gnb", GaussianNB(), y), ("km", KMeans(3, n_init=1, random_state=0), None),
+                              ("svc", SVC(kernel="poly", degree=2, break_ties=True), y),
+                              ("svr", SVR(), X[:, 0]), ("pca", PCA(2), None)]:
+        est.fit(X, target)
+        seeds[name] = edgeinfer.convert(est, backend="interp", name=name).data
+    # int8 element-wise ops
+    g = Graph("q8")
+    g.add_input("x", (None, 2, 3, 4))
+    g.add_node("QQuantize", ["x"], ["q"], scale=0.05, zp=3, to="int8")
+    g.add_node("QRequantize", ["q"], ["r"], in_scale=0.05, in_zp=3, out_scale=0.08, out_zp=-5)
+    g.add_node("QMean", ["r"], ["m"], axes=[1, 2], in_scale=0.08, in_zp=-5, out_scale=0.03, out_zp=1, keepdims=0)
+    g.add_node("QDequantize", ["m"], ["y"], scale=0.03, zp=1)
+    g.outputs.append("y")
+    seeds["q8"] = write_eim(g).data
     return seeds
 
 
