@@ -46,7 +46,7 @@ def _sk_raw(est, X):
 
 
 @pytest.mark.parametrize("data", ["iris", "digits", "breast_cancer", "make200"])
-@pytest.mark.parametrize("make", CLASSIFIERS, ids=lambda f: type(f()).__name__ + f"_{id(f) % 97}")
+@pytest.mark.parametrize("make", CLASSIFIERS, ids=[f"{type(f()).__name__}_{i}" for i, f in enumerate(CLASSIFIERS)])
 def test_classifier_reference_equals_sklearn(make, data):
     X, y = _data(data)
     with warnings.catch_warnings():
