@@ -171,7 +171,7 @@ def run_case(case: dict) -> tuple[str, str]:
     """('pass' | 'fail' | 'skip', why) for one case."""
     import onnx
 
-    from conftest import run_c
+    from onnx_c import run_c
     from edgeinfer.errors import UnsupportedModelError
     from edgeinfer.frontends.onnx import from_onnx
     from edgeinfer.ir.reference import run

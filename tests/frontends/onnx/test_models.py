@@ -10,7 +10,7 @@ import pytest
 from onnx import TensorProto, helper
 
 import edgeinfer
-from conftest import run_c
+from onnx_c import run_c
 from edgeinfer.errors import ModelFileError, UnsupportedModelError
 from edgeinfer.frontends.onnx import from_onnx
 from edgeinfer.ir.reference import run

@@ -1,4 +1,4 @@
-"""Helpers for the ONNX tests: run a graph's generated C on every input (not only the first)."""
+"""Helper for the ONNX tests: run a graph's generated C on every input (not only the first)."""
 
 from __future__ import annotations
 
