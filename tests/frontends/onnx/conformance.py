@@ -170,8 +170,8 @@ def _bake_params(model, feeds: dict[str, np.ndarray]):
 def run_case(case: dict) -> tuple[str, str]:
     """('pass' | 'fail' | 'skip', why) for one case."""
     import onnx
-
     from onnx_c import run_c
+
     from edgeinfer.errors import UnsupportedModelError
     from edgeinfer.frontends.onnx import from_onnx
     from edgeinfer.ir.reference import run

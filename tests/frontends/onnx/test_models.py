@@ -8,9 +8,9 @@ import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
+from onnx_c import run_c
 
 import edgeinfer
-from onnx_c import run_c
 from edgeinfer.errors import ModelFileError, UnsupportedModelError
 from edgeinfer.frontends.onnx import from_onnx
 from edgeinfer.ir.reference import run
