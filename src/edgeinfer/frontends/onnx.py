@@ -618,10 +618,136 @@ def _ml_zipmap(im: _Importer, node: Any) -> None:
     im.add("Identity", [node.input[0]], [node.output[0]], node.name or node.output[0])
 
 
+_SVM_KERNELS = ("LINEAR", "POLY", "RBF", "SIGMOID")
+
+
+def _ml_svm(im: _Importer, node: Any) -> None:
+    """ONNX-ML SVMClassifier / SVMRegressor onto the IR SVM ops.
+
+    ONNX stores ``coefficients`` in libsvm's (K-1, L) layout and adds ``rho`` (sklearn's intercept),
+    while the IR subtracts libsvm's rho: the IR gets the coefficients as they are and ``-rho``. ONNX
+    Runtime votes ``dec > 0`` for the first class of a pair, as the IR does, so labels match; its
+    scores are the raw pair decisions (the IR's "ovo" layout), and ``[-dec, dec]`` for two classes.
+    """
+    a = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in im.attrs(node).items()}
+    op = node.op_type
+    kind = a.get("kernel_type", "LINEAR")
+    if kind not in _SVM_KERNELS:
+        raise UnsupportedModelError(f"{op} kernel_type {kind!r} is not supported ({', '.join(_SVM_KERNELS)} are)")
+    post = a.get("post_transform", "NONE")
+    if post != "NONE":
+        raise UnsupportedModelError(f"{op} post_transform {post!r} is not supported (NONE is)")
+    params = [float(v) for v in a.get("kernel_params", [])] + [0.0, 0.0, 0.0][len(a.get("kernel_params", [])):]
+    gamma, coef0, degree = params[:3]
+    if degree != int(degree):
+        raise UnsupportedModelError(f"{op} kernel degree {degree} is not an integer")
+    n = im.shape(node.input[0])[-1]
+    sv = np.asarray(a.get("support_vectors", []), dtype=np.float64).reshape(-1)
+    coef = np.asarray(a.get("coefficients", []), dtype=np.float64).reshape(-1)
+    rho = np.asarray(a.get("rho", [0.0]), dtype=np.float64).reshape(-1)
+    if n is None or sv.size % n:
+        raise UnsupportedModelError(f"{op}: {sv.size} support vector values do not split into rows of {n}")
+    n_sv = sv.size // n
+    base = node.name or node.output[0]
+    kattrs: dict[str, Any] = {"kernel_type": kind, "gamma": gamma, "coef0": coef0, "degree": int(degree)}
+    consts = []
+    for what, val in (("support_vectors", sv.reshape(n_sv, n)), ("coefficients", coef), ("rho", -rho)):
+        name = im.tmp(base + "_" + what)
+        consts.append((name, val))
+    if op == "SVMRegressor":
+        if int(a.get("one_class", 0)):
+            raise UnsupportedModelError("SVMRegressor one_class=1 (a one-class SVM) is not supported")
+        if n_sv == 0 or coef.size != n_sv or rho.size != 1:
+            raise UnsupportedModelError(f"SVMRegressor needs {n_sv} coefficients and one rho "
+                                        f"(got {coef.size}, {rho.size}); a linear (no support vector) form is "
+                                        "not supported")
+        consts[1] = (consts[1][0], coef.reshape(1, n_sv))
+        for name, val in consts:
+            im.set_const(name, val)
+        im.add("SVMRegressor", [node.input[0], *(c for c, _ in consts)], [node.output[0]], base, **kattrs)
+        return
+    for key in ("prob_a", "prob_b"):
+        if np.asarray(a.get(key, [])).size:
+            raise UnsupportedModelError(f"SVMClassifier {key} (Platt probability calibration) is not supported")
+    if a.get("classlabels_strings") is not None:
+        raise UnsupportedModelError("string class labels are not supported (integer labels are)")
+    counts = [int(c) for c in a.get("vectors_per_class", [])]
+    labels = np.asarray(a.get("classlabels_ints", []), dtype=np.int64)
+    k = len(counts)
+    if k < 2 or labels.size != k:
+        raise UnsupportedModelError(f"SVMClassifier needs vectors_per_class and classlabels_ints for the same "
+                                    f">= 2 classes (got {k} and {labels.size}); the linear (no support vector) "
+                                    "form is not supported")
+    if sum(counts) != n_sv or coef.size != (k - 1) * n_sv or rho.size != k * (k - 1) // 2:
+        raise UnsupportedModelError(f"SVMClassifier sizes disagree: {n_sv} support vectors, {coef.size} "
+                                    f"coefficients, {rho.size} rho for {k} classes")
+    consts[1] = (consts[1][0], coef.reshape(k - 1, n_sv))
+    for name, val in consts:
+        im.set_const(name, val)
+    idx = im.tmp(base + "_index")
+    want_scores = len(node.output) > 1 and node.output[1]
+    scores = node.output[1] if want_scores and k > 2 else im.tmp(base + "_scores")
+    im.add("SVMClassifier", [node.input[0], *(c for c, _ in consts)], [idx, scores], base,
+           vectors_per_class=counts, decision_shape="ovo", break_ties=0, **kattrs)
+    if want_scores and k == 2:  # the IR's single column is -dec; ONNX Runtime gives [-dec, dec]
+        m1, neg = im.tmp(base + "_minus_one"), im.tmp(base + "_neg")
+        im.set_const(m1, np.asarray([-1.0], dtype=np.float32))
+        im.add("Mul", [scores, m1], [neg], base + "_neg")
+        im.add("Concat", [scores, neg], [node.output[1]], base + "_scores2", axis=1)
+    tab = im.tmp(base + "_labels")
+    im.set_const(tab, labels)
+    im.add("Gather", [tab, idx], [node.output[0]], base + "_label", axis=0)
+
+
+def _ml_normalizer(im: _Importer, node: Any) -> None:
+    """ONNX-ML Normalizer MAX / L2 from existing ops (row max, root of the sum of squares); L1 needs an
+    absolute value the IR lacks, so it is refused by name."""
+    norm = im.attrs(node).get("norm", "MAX")
+    norm = norm.decode() if isinstance(norm, bytes) else norm
+    base = node.name or node.output[0]
+    x = node.input[0]
+    if norm == "MAX":
+        m = im.tmp(base + "_max")
+        im.add("ReduceMax", [x], [m], base + "_max", axes=[1], keepdims=1)
+        im.add("Div", [x, m], [node.output[0]], base)
+        return
+    if norm != "L2":
+        raise UnsupportedModelError(f"Normalizer norm {norm!r} is not supported (MAX, L2 are)")
+    sq, ss, nrm = im.tmp(base + "_sq"), im.tmp(base + "_sumsq"), im.tmp(base + "_norm")
+    im.add("Mul", [x, x], [sq], base + "_sq")
+    im.add("ReduceSum", [sq], [ss], base + "_sumsq", axes=[1], keepdims=1)
+    im.add("Sqrt", [ss], [nrm], base + "_norm")
+    im.add("Div", [x, nrm], [node.output[0]], base)
+
+
+def _cast(im: _Importer, node: Any) -> None:
+    """Cast kept only where it changes nothing the IR stores (same dtype, or an integer label widened
+    to int64, which the IR keeps as its own integer type); other numeric casts are refused."""
+    from onnx import helper as oh
+
+    to = oh.tensor_dtype_to_np_dtype(int(im.attrs(node)["to"]))
+    src = im.g.tensors[node.input[0]].dtype
+    same = str(np.dtype(to)) == src or (np.dtype(to).kind in "iu" and src in ("int32", "int64"))
+    if not same:
+        raise UnsupportedModelError(f"Cast from {src} to {np.dtype(to)} is not supported")
+    im.add("Identity", [node.input[0]], [node.output[0]], node.name or node.output[0])
+
+
+def _argmax(im: _Importer, node: Any) -> None:
+    """ArgMax onto the IR op (first index on ties); select_last_index is refused by name."""
+    a = im.attrs(node)
+    if int(a.get("select_last_index", 0)):
+        raise UnsupportedModelError("ArgMax select_last_index=1 is not supported")
+    im.add("ArgMax", [node.input[0]], [node.output[0]], node.name or node.output[0],
+           axis=int(a.get("axis", 0)), keepdims=int(a.get("keepdims", 1)))
+
+
 ML_CONVERTERS: dict[str, Callable[[_Importer, Any], None]] = {
     "LinearClassifier": _ml_linear, "LinearRegressor": _ml_linear, "Scaler": _ml_scaler, "ZipMap": _ml_zipmap,
     "TreeEnsembleClassifier": _ml_tree, "TreeEnsembleRegressor": _ml_tree,
+    "SVMClassifier": _ml_svm, "SVMRegressor": _ml_svm, "Normalizer": _ml_normalizer,
 }
+CONVERTERS.update({"Cast": _cast, "ArgMax": _argmax})
 
 
 def supported_onnx_ops() -> list[str]:
