@@ -184,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ModuleNotFoundError, ImportError) as e:
         print(f"error: this feature needs a package that is not installed: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like: not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
