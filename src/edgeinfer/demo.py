@@ -51,7 +51,7 @@ def load_default_model():
 
 
 def host_latency_ns(m, X: np.ndarray, repeats: int = 5) -> float:
-    """Best-of-N per-sample latency of the generated C's batch loop (gcc -O2)."""
+    """Best-of-N per-sample latency of the generated C's batch loop (the host build of backends/c/build.py)."""
     fn = m._fn()
     n = len(X)
     outs = [np.zeros((n, max(1, m.graph.tensors[o].numel(1))), dtype=m.graph.tensors[o].dtype)
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     print("== firmware files: " + ", ".join(str(p) for p in paths))
     fp = m.footprint()
     lat = host_latency_ns(m, np.ascontiguousarray(Xte))
-    print(f"== host: {lat:.0f} ns/sample (gcc -O2); footprint estimate: flash {fp['flash_bytes']} B, "
+    print(f"== host: {lat:.0f} ns/sample (host build); footprint estimate: flash {fp['flash_bytes']} B, "
           f"RAM {fp['ram_bytes']} B (arena {fp['arena_bytes']} B, stack {fp['stack_bytes']} B)")
     results = {"model": type(est).__name__, "origin": origin, "rows": len(Xte), "mismatches": mismatches,
                "max_proba_diff": proba_err, "accuracy": acc, "host_ns_per_sample": lat, "footprint_host": fp}
