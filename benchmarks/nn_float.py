@@ -13,9 +13,10 @@ runtimes run the twin; the script checks that all outputs agree before timing an
 symmetric padding differs from TensorFlow's 'same' (DS-CNN's first conv, every stride-2 3x3 conv) the
 twin has an explicit ZeroPadding2D, so TFLite gets a PAD op there.
 
-Latency: batch 1, one thread, best of ``--repeats`` rounds of a timed loop. edgeinfer's C (gcc -O2,
-no -march flags) is timed inside C: one ctypes call runs ``<name>_infer`` over many copies of the
-input, so the figure carries no Python overhead. RAM: edgeinfer's planned arena (intermediate tensors;
+Latency: batch 1, one thread, best of ``--repeats`` rounds of a timed loop. edgeinfer's C (the host build of
+backends/c/build.py: gcc -O3 -march=native) is timed inside C: one ctypes call runs
+``<name>_infer`` over many copies of the input, so the figure carries no Python overhead.
+RAM: edgeinfer's planned arena (intermediate tensors;
 input and output are the caller's buffers) and that plus input and output, against TFLM's arena as its
 own allocation report gives it (it holds inputs, outputs and its bookkeeping). Flash: edgeinfer's
 weights + code for Cortex-M4 (arm-none-eabi-gcc -Os, hard float), against the .tflite file size
@@ -380,18 +381,24 @@ def table(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run, not for the README)")
-    ap.add_argument("--out", default=str(HERE / "results" / "nn_float.json"))
+def bench_main(argv: list[str] | None, doc: str, run_fn: Any, table_fn: Any, out_name: str,
+               quick_help: str) -> int:
+    """The command line every zoo benchmark shares: run, print the table, write it with the results as JSON."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    ap.add_argument("--out", default=str(HERE / "results" / out_name))
     args = ap.parse_args(argv)
-    res = run(args.quick)
-    text = table(res)
+    res = run_fn(args.quick)
+    text = table_fn(res)
     print(text)
     res["table"] = text
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return bench_main(argv, __doc__, run, table, "nn_float.json", "fewer repeats (a smoke run, not for the README)")
 
 
 if __name__ == "__main__":

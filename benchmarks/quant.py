@@ -21,9 +21,7 @@ Writes benchmarks/results/quant.json and prints the README table.
 
 from __future__ import annotations
 
-import argparse
 import ctypes
-import json
 import os
 import platform
 import shutil
@@ -216,17 +214,7 @@ def table(res: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer inputs and repeats (a smoke run)")
-    ap.add_argument("--out", default=str(HERE / "results" / "quant.json"))
-    args = ap.parse_args(argv)
-    res = run(args.quick)
-    text = table(res)
-    print(text)
-    res["table"] = text
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
-    return 0
+    return nf.bench_main(argv, __doc__, run, table, "quant.json", "fewer inputs and repeats (a smoke run)")
 
 
 if __name__ == "__main__":
