@@ -1,10 +1,12 @@
-"""``.tflite`` files -> ir.Graph (full-integer int8 models; float models via ``tflite_float``).
+"""``.tflite`` files -> ir.Graph (full-integer int8 and 16x8 models; float models via ``tflite_float``).
 
 The flatbuffer is read with the schema module that LiteRT, TFLite Micro or TensorFlow
 ship (``schema_py_generated``), whichever is installed. Tensors keep TFLite's NHWC
 layout and the integer ops are the TFLite-scheme ops of ``ir/ops/quantized.py``, so a
 user passes the arrays the TFLite interpreter takes (int8 in, int8 out for a model
-converted with ``inference_input_type=tf.int8``) and gets the same bytes back.
+converted with ``inference_input_type=tf.int8``) and gets the same bytes back. 16x8 models (int16
+activations, int8 weights: ``EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8``) import the
+same way, their int16 tensors kept int16, for every op below that has an int16 form.
 
 >>> # g = from_tflite("kws_int8.tflite"); edgeinfer.ir.run(g, x_int8)
 """
@@ -29,7 +31,11 @@ _TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 7: "in
 
 SUPPORTED = ("ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE",
              "FULLY_CONNECTED", "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "QUANTIZE", "RESHAPE", "SOFTMAX",
-             "TANH")
+             "SQUEEZE", "TANH")
+# ops whose int16 tensors (16x8 scheme) import; data-movement ops (CONCATENATION, PAD, RESHAPE, SQUEEZE)
+# take any integer type
+INT16_OPS = ("ADD", "AVERAGE_POOL_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "LOGISTIC", "MAX_POOL_2D",
+             "MEAN", "MUL", "SOFTMAX", "TANH")
 
 
 def _schema() -> Any:
@@ -143,7 +149,7 @@ class _Reader:
         if buf is None or buf.data is None or len(buf.data) == 0:
             return None
         return np.frombuffer(np.asarray(buf.data, np.uint8).tobytes(), dtype=self._dtype(i)).reshape(
-            [int(d) for d in t.shape])
+            [int(d) for d in t.shape] if t.shape is not None else [])   # a scalar has no shape vector
 
     def _in(self, i: int) -> str:
         """Name of input tensor ``i``, adding it as a constant the first time when it holds data."""
@@ -159,8 +165,19 @@ class _Reader:
         """int8 tensors; int16 ones too (16x8 scheme) where ``int16`` says the op has an int16 form."""
         for i in [op.inputs[0], op.outputs[0]]:
             if self._dtype(i) != "int8" and not (int16 and self._dtype(i) == "int16"):
-                raise UnsupportedModelError(f"{what} on {self._dtype(i)} tensor {self._name(i)!r}: edgeinfer imports "
-                                            "int8 models (uint8, 16x8 and float .tflite are not supported yet)")
+                raise UnsupportedModelError(
+                    f"{what} on {self._dtype(i)} tensor {self._name(i)!r}: edgeinfer imports int8 models and 16x8 "
+                    f"models (int16 activations) of {', '.join(INT16_OPS)}; uint8 is not supported")
+
+    def _int16_fixed(self, op: Any, what: str, out_scale: float, log2: bool = False) -> None:
+        """TFLM's int16 checks for a table op: zero points 0 and the output scale it is built for (1/32768;
+        ``log2``: a power of two within 1e-3, as CheckedLog2), refused by name rather than run wrong."""
+        (_, in_zp), (o_s, o_zp) = self._scale_zp(op.inputs[0]), self._scale_zp(op.outputs[0])
+        ok = abs(np.log2(o_s) - np.log2(out_scale)) < 1e-3 if log2 else abs(o_s - out_scale) <= 0.001 * out_scale
+        if in_zp != 0 or o_zp != 0 or not ok:
+            raise UnsupportedModelError(f"int16 {what} {self._name(op.outputs[0])!r} needs zero points 0 and output "
+                                        f"scale {out_scale:g}, got input zero point {in_zp}, output scale {o_s:g} "
+                                        f"and zero point {o_zp} (TFLite Micro refuses it too)")
 
     def _act(self, fused: int, out: int) -> dict:
         """TFLite CalculateActivationRangeQuantized for a fused activation."""
@@ -249,10 +266,13 @@ class _Reader:
         self._pool(op, "QMaxPool2D")
 
     def _binary(self, op: Any, kind: str) -> None:
-        self._int8(op, kind, int16=kind == "QAdd")
+        self._int8(op, kind, int16=True)
         a_s, a_zp = self._scale_zp(op.inputs[0])
         b_s, b_zp = self._scale_zp(op.inputs[1])
         o_s, o_zp = self._scale_zp(op.outputs[0])
+        if self._dtype(op.outputs[0]) == "int16" and (a_zp, b_zp, o_zp) != (0, 0, 0):
+            raise UnsupportedModelError(f"int16 {kind} {self._name(op.outputs[0])!r} needs zero points 0 (the 16x8 "
+                                        f"scheme), got {a_zp}, {b_zp} and {o_zp}")
         fused = op.builtinOptions.fusedActivationFunction if op.builtinOptions is not None else 0
         self._add(kind, op, [self._in(op.inputs[0]), self._in(op.inputs[1])], a_scale=a_s, a_zp=a_zp,
                   b_scale=b_s, b_zp=b_zp, out_scale=o_s, out_zp=o_zp, **self._act(fused, op.outputs[0]))
@@ -264,17 +284,23 @@ class _Reader:
         self._binary(op, "QMul")
 
     def op_softmax(self, op: Any) -> None:
-        self._int8(op, "SOFTMAX")
+        self._int8(op, "SOFTMAX", int16=True)
+        if self._dtype(op.inputs[0]) == "int16":
+            self._int16_fixed(op, "SOFTMAX", 1 / 32768)
         in_scale, _ = self._scale_zp(op.inputs[0])
         self._add("QSoftmax", op, [self._in(op.inputs[0])], beta=float(op.builtinOptions.beta), in_scale=in_scale)
 
     def op_logistic(self, op: Any) -> None:
-        self._int8(op, "LOGISTIC")
+        self._int8(op, "LOGISTIC", int16=True)
+        if self._dtype(op.inputs[0]) == "int16":
+            self._int16_fixed(op, "LOGISTIC", 1 / 32768, log2=True)
         s, zp = self._scale_zp(op.inputs[0])
         self._add("QLogistic", op, [self._in(op.inputs[0])], in_scale=s, in_zp=zp)
 
     def op_tanh(self, op: Any) -> None:
-        self._int8(op, "TANH")
+        self._int8(op, "TANH", int16=True)
+        if self._dtype(op.inputs[0]) == "int16":
+            self._int16_fixed(op, "TANH", 1 / 32768, log2=True)
         s, zp = self._scale_zp(op.inputs[0])
         self._add("QTanh", op, [self._in(op.inputs[0])], in_scale=s, in_zp=zp)
 
@@ -284,6 +310,8 @@ class _Reader:
             out[0] = 0  # keep the batch dimension (IR Reshape copies a 0 from the input)
         shape = self.g.add_const(self._name(op.outputs[0]) + "_shape", np.asarray(out, np.int64))
         self._add("Reshape", op, [self._in(op.inputs[0]), shape])
+
+    op_squeeze = op_reshape   # the output tensor's shape says which axes went
 
     def op_pad(self, op: Any) -> None:
         p = self._const(op.inputs[1])
@@ -307,13 +335,13 @@ class _Reader:
             if (np.float32(s), zp) != (np.float32(out_s), out_zp):
                 rq = self.g.fresh_name(name + "_rq")
                 self.g.add_node("QRequantize", [name], [rq], name=rq, in_scale=s, in_zp=zp, out_scale=out_s,
-                                out_zp=out_zp)
+                                out_zp=out_zp, to=self._dtype(op.outputs[0]))
                 name = rq
             ins.append(name)
         self._add("Concat", op, ins, axis=int(o.axis))
 
     def op_mean(self, op: Any) -> None:
-        self._int8(op, "MEAN")
+        self._int8(op, "MEAN", int16=True)
         axes = self._const(op.inputs[1])
         if axes is None:
             raise UnsupportedModelError("MEAN with computed axes is not supported")
@@ -325,10 +353,11 @@ class _Reader:
 
     def op_quantize(self, op: Any) -> None:
         s, zp = self._scale_zp(op.outputs[0])
-        if self._dtype(op.inputs[0]) == "int8" and self._dtype(op.outputs[0]) == "int8":
+        ints = ("int8", "int16")
+        if self._dtype(op.inputs[0]) in ints and self._dtype(op.outputs[0]) in ints:
             in_s, in_zp = self._scale_zp(op.inputs[0])   # requantize (TFLite Requantize)
             self._add("QRequantize", op, [self._in(op.inputs[0])], in_scale=in_s, in_zp=in_zp, out_scale=s,
-                      out_zp=zp)
+                      out_zp=zp, to=self._dtype(op.outputs[0]))
             return
         if self._dtype(op.inputs[0]) != "float32":
             raise UnsupportedModelError(f"QUANTIZE from {self._dtype(op.inputs[0])} is not supported")

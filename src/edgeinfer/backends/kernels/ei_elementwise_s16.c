@@ -1,5 +1,5 @@
-/* ei_elementwise_s16.c: int16 add (TFLite Micro reference kernel, 15 bits of headroom), quantize to
- * and dequantize from int16. */
+/* ei_elementwise_s16.c: int16 add (TFLite Micro reference kernel, 15 bits of headroom) and mul (the
+ * int8 arithmetic: the int32 product requantized once), quantize to and dequantize from int16. */
 #include "ei_int8.h"
 #include "ei_int16.h"
 
@@ -12,6 +12,16 @@ void ei_add_s16(const int16_t *a, const int16_t *b, const int32_t *ia, const int
     const int32_t sa = ei_mbqm(va * (1 << q[5]), q[6], q[7]);
     const int32_t sb = ei_mbqm(vb * (1 << q[5]), q[8], q[9]);
     y[i] = (int16_t)ei_clamp_s32(ei_mbqm(sa + sb, q[10], q[11]) + q[2], q[3], q[4]);
+  }
+}
+
+void ei_mul_s16(const int16_t *a, const int16_t *b, const int32_t *ia, const int32_t *ib, const int32_t *q,
+                int32_t n, int16_t *y)
+{
+  int32_t i;
+  for (i = 0; i < n; ++i) {
+    const int32_t va = (int32_t)a[ia ? ia[i] : i] - q[0], vb = (int32_t)b[ib ? ib[i] : i] - q[1];
+    y[i] = (int16_t)ei_clamp_s32(ei_mbqm(va * vb, q[5], q[6]) + q[2], q[3], q[4]);
   }
 }
 

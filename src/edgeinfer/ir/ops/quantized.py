@@ -12,6 +12,11 @@ Layouts (TFLite's): conv weights (out, kh, kw, in/groups); depthwise weights
 (1, kh, kw, in * depth_multiplier); fully connected weights (out, in).
 Reshape, Concat (equal scales), Pad (``value`` = zero point) and Transpose run on int8
 tensors unchanged and are the plain IR ops.
+
+The 16x8 scheme (int16 activations, symmetric with zero point 0; int8 weights; int64 biases)
+runs through the same ops: their int16 path follows TFLite Micro's int16 kernels (conv, depthwise
+and fully connected requantize with the int64 multiplier; softmax, logistic and tanh use lookup
+tables; mul, mean and requantize are the int8 arithmetic with int16 limits).
 """
 
 from __future__ import annotations
@@ -282,47 +287,61 @@ class QMul(_QBinary):
         m, s = mul_params(node)
         prod = (a.astype(np.int64) - node.attr("a_zp")) * (b.astype(np.int64) - node.attr("b_zp"))
         y = qm.mbqm(prod, m, s, node.attr("single_rounding", False)) + node.attr("out_zp")
-        return (_clamp(node, y),)
+        return (_clamp(node, y, a.dtype),)
 
 
 class _QUnary(OpDef):
+    """int8 in, int8 out; or int16 in, int16 out (16x8), where the input zero point must be 0 as TFLite
+    Micro's int16 kernels require."""
+
     @staticmethod
     def infer(node, inputs):
-        require(inputs[0].dtype == "int8", node, f"input must be int8, got {inputs[0].dtype}")
-        return [(inputs[0].shape, "int8")]
+        _int8_input(node, inputs[0])
+        if inputs[0].dtype == "int16":
+            require(node.attr("in_zp", 0) == 0, node, f"int16 input needs zero point 0, got {node.attr('in_zp')}")
+        return [(inputs[0].shape, inputs[0].dtype)]
 
 
 @register
 class QSoftmax(_QUnary):
-    """Softmax over the last axis; attrs: beta, in_scale. Output scale 1/256, zero point -128."""
+    """Softmax over the last axis; attrs: beta, in_scale. int8: output scale 1/256, zero point -128
+    (gemmlowp fixed point); int16: output scale 1/32768, zero point 0 (exp and 1 / (1 + x) tables)."""
 
     name = "QSoftmax"
 
     @staticmethod
     def reference(node, x):
+        if x.dtype == np.int16:
+            return (qm.softmax_s16(x, node.attr("beta", 1.0), node.attr("in_scale")),)
         return (qm.softmax_s8(x, node.attr("beta", 1.0), node.attr("in_scale"),
                               single_rounding=node.attr("single_rounding", False)),)
 
 
 @register
 class QLogistic(_QUnary):
-    """attrs: in_scale, in_zp. Output scale 1/256, zero point -128."""
+    """attrs: in_scale, in_zp. int8: output scale 1/256, zero point -128; int16: output scale 1/32768,
+    zero point 0 (interpolated sigmoid table)."""
 
     name = "QLogistic"
 
     @staticmethod
     def reference(node, x):
+        if x.dtype == np.int16:
+            return (qm.logistic_s16(x, node.attr("in_scale")),)
         return (qm.logistic_s8(x, node.attr("in_scale"), node.attr("in_zp")),)
 
 
 @register
 class QTanh(_QUnary):
-    """attrs: in_scale, in_zp. Output scale 1/128, zero point 0."""
+    """attrs: in_scale, in_zp. int8: output scale 1/128, zero point 0; int16: output scale 1/32768, zero
+    point 0 (interpolated sigmoid table)."""
 
     name = "QTanh"
 
     @staticmethod
     def reference(node, x):
+        if x.dtype == np.int16:
+            return (qm.tanh_s16(x, node.attr("in_scale")),)
         return (qm.tanh_s8(x, node.attr("in_scale"), node.attr("in_zp")),)
 
 
@@ -371,19 +390,28 @@ def requantize_params(node) -> tuple[int, int]:
 
 
 @register
-class QRequantize(_QUnary):
-    """int8 -> int8 at another scale / zero point (TFLite QUANTIZE on an int8 input: Requantize).
+class QRequantize(OpDef):
+    """int8 or int16 -> int8 or int16 at another scale / zero point (TFLite QUANTIZE on an integer input:
+    Requantize, one multiplier, clamped to the output type).
 
-    attrs: in_scale, in_zp, out_scale, out_zp. Also what an imported ONNX QDQ pair
-    (DequantizeLinear then QuantizeLinear at other parameters) becomes."""
+    attrs: in_scale, in_zp, out_scale, out_zp, to ("int8", the default, or "int16"). Also what an
+    imported ONNX QDQ pair (DequantizeLinear then QuantizeLinear at other parameters) becomes."""
 
     name = "QRequantize"
+
+    @staticmethod
+    def infer(node, inputs):
+        _int8_input(node, inputs[0])
+        to = node.attr("to", "int8")
+        require(to in ("int8", "int16"), node, f"requantizes to int8 or int16, not {to}")
+        return [(inputs[0].shape, to)]
 
     @staticmethod
     def reference(node, x):
         m, s = requantize_params(node)
         y = qm.mbqm(x.astype(np.int64) - node.attr("in_zp"), m, s) + node.attr("out_zp")
-        return (np.clip(y, -128, 127).astype(np.int8),)
+        dt = np.dtype(node.attr("to", "int8"))
+        return (np.clip(y, np.iinfo(dt).min, np.iinfo(dt).max).astype(dt),)
 
 
 def mean_params(node, count: int) -> tuple[int, int]:
@@ -397,21 +425,22 @@ def mean_params(node, count: int) -> tuple[int, int]:
 
 @register
 class QMean(OpDef):
-    """Mean over ``axes`` of an int8 tensor (TFLite MEAN; GlobalAveragePooling2D is axes [1, 2]).
+    """Mean over ``axes`` of an int8 or int16 tensor (TFLite MEAN; GlobalAveragePooling2D is axes [1, 2]).
 
-    attrs: axes, keepdims, in_scale, in_zp, out_scale, out_zp. The sum minus ``in_zp * count``
-    is requantized by one multiplier holding ``1 / count`` as TFLite Micro computes it."""
+    attrs: axes, keepdims, in_scale, in_zp, out_scale, out_zp. The int32 sum minus ``in_zp * count``
+    is requantized by one multiplier holding ``1 / count`` as TFLite Micro computes it (int16 inputs:
+    the same arithmetic, int16 limits)."""
 
     name = "QMean"
 
     @staticmethod
     def infer(node, inputs):
         x = inputs[0]
-        require(x.dtype == "int8", node, f"input must be int8, got {x.dtype}")
+        _int8_input(node, x)
         axes = sorted(a % len(x.shape) for a in node.attr("axes"))
         keep = node.attr("keepdims", False)
         shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes)
-        return [(shape, "int8")]
+        return [(shape, x.dtype)]
 
     @staticmethod
     def reference(node, x):
@@ -419,8 +448,9 @@ class QMean(OpDef):
         count = int(np.prod([x.shape[a] for a in axes]))
         m, s = mean_params(node, count)
         acc = x.astype(np.int64).sum(axis=axes, keepdims=node.attr("keepdims", False)) - node.attr("in_zp") * count
-        y = qm.mbqm(acc, m, s) + node.attr("out_zp")
-        return (np.clip(y, -128, 127).astype(np.int8),)
+        y = qm.mbqm(qm.wrap32(acc), m, s) + node.attr("out_zp")   # TFLM sums in int32
+        info = np.iinfo(x.dtype)
+        return (np.clip(y, info.min, info.max).astype(x.dtype),)
 
     @staticmethod
     def cost(node, inputs, outputs):

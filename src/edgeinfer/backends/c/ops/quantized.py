@@ -110,10 +110,8 @@ def qbinary(ctx, node) -> str:
         q = base + [p["left_shift"], p["m1"], p["s1"], p["m2"], p["s2"], p["mo"], p["so"]]
         fn = "ei_add_s16" if _is16(ctx, node) else "ei_add_s8"
     else:
-        if _is16(ctx, node):
-            raise UnsupportedModelError(f"QMul node {node.name!r}: no int16 C kernel (16x8 MUL)")
         q = base + list(mul_params(node))
-        fn = "ei_mul_s8"
+        fn = "ei_mul_s16" if _is16(ctx, node) else "ei_mul_s8"
     ctx.use_kernel("ei_elementwise_s16" if _is16(ctx, node) else "ei_elementwise_s8")
     return (f"{fn}({ctx.ref(node.inputs[0])}, {ctx.ref(node.inputs[1])}, {_broadcast_index(ctx, node, 0)}, "
             f"{_broadcast_index(ctx, node, 1)}, {_i32(ctx, node, 'q', q)}, {ctx.numel(node.outputs[0])}, "
@@ -123,8 +121,13 @@ def qbinary(ctx, node) -> str:
 @c_op("QSoftmax")
 def qsoftmax(ctx, node) -> str:
     _no_single_rounding(node)
-    mult, shift, diff_min = qm.softmax_params(node.attr("beta", 1.0), node.attr("in_scale"))
     n = dims(ctx, node.inputs[0])[-1]
+    if _is16(ctx, node):
+        mult, shift = qm.softmax_s16_params(node.attr("beta", 1.0), node.attr("in_scale"))
+        ctx.use_kernel("ei_softmax_s16")
+        return (f"ei_softmax_s16({ctx.ref(node.inputs[0])}, {ctx.numel(node.inputs[0]) // n}, {n}, {mult}, "
+                f"{shift}, {ctx.ref(node.outputs[0])});")
+    mult, shift, diff_min = qm.softmax_params(node.attr("beta", 1.0), node.attr("in_scale"))
     ctx.use_kernel("ei_softmax_s8")
     return (f"ei_softmax_s8({ctx.ref(node.inputs[0])}, {ctx.numel(node.inputs[0]) // n}, {n}, {mult}, {shift}, "
             f"{diff_min}, {ctx.ref(node.outputs[0])});")
@@ -132,6 +135,12 @@ def qsoftmax(ctx, node) -> str:
 
 @c_op("QLogistic", "QTanh")
 def qsigmoid_tanh(ctx, node) -> str:
+    if _is16(ctx, node):
+        mult, shift = qm.sigmoid_tanh_s16_params(node.attr("in_scale"), tanh=node.op == "QTanh")
+        ctx.use_kernel("ei_softmax_s16")
+        fn = "ei_logistic_s16" if node.op == "QLogistic" else "ei_tanh_s16"
+        return (f"{fn}({ctx.ref(node.inputs[0])}, {mult}, {shift}, {ctx.numel(node.inputs[0])}, "
+                f"{ctx.ref(node.outputs[0])});")
     mult, shift, radius = qm.sigmoid_tanh_params(node.attr("in_scale"))
     q = _i32(ctx, node, "q", [node.attr("in_zp"), mult, shift, radius])
     ctx.use_kernel("ei_softmax_s8")
@@ -168,10 +177,16 @@ def qrequantize(ctx, node) -> str:
     m, s = requantize_params(node)
     ctx.use_kernel("ei_elementwise_s8")
     x, y, n = ctx.ref(node.inputs[0]), ctx.ref(node.outputs[0]), ctx.numel(node.inputs[0])
+    t, lo, hi = _int_type(ctx, node.outputs[0])
     return (f"{{ int32_t i_; for (i_ = 0; i_ < {n}; ++i_) {{ "
             f"y_rq_ = ei_mbqm((int32_t){x}[i_] - ({node.attr('in_zp')}), {m}, {s}) + ({node.attr('out_zp')}); "
-            f"{y}[i_] = (int8_t)ei_clamp_s32(y_rq_, -128, 127); }} }}").replace(
+            f"{y}[i_] = ({t})ei_clamp_s32(y_rq_, {lo}, {hi}); }} }}").replace(
         "{ int32_t i_;", "{ int32_t i_, y_rq_;", 1)
+
+
+def _int_type(ctx, tensor: str) -> tuple[str, int, int]:
+    """(C type, min, max) of an int8 or int16 tensor (the 16x8 scheme's ops clamp to int16)."""
+    return ("int16_t", -32768, 32767) if ctx.graph.tensors[tensor].dtype == "int16" else ("int8_t", -128, 127)
 
 
 @c_op("QMean")
@@ -189,7 +204,8 @@ def qmean(ctx, node) -> str:
     m, s = mean_params(node, red)
     ctx.use_kernel("ei_elementwise_s8")
     xi, yo = ctx.ref(node.inputs[0]), ctx.ref(node.outputs[0])
+    t, lo, hi = _int_type(ctx, node.outputs[0])
     return (f"{{ int32_t o_, r_, i_; for (o_ = 0; o_ < {outer}; ++o_) for (i_ = 0; i_ < {inner}; ++i_) {{ "
             f"int32_t acc_ = 0; for (r_ = 0; r_ < {red}; ++r_) acc_ += {xi}[(o_ * {red} + r_) * {inner} + i_]; "
             f"acc_ = ei_mbqm(acc_ - ({node.attr('in_zp') * red}), {m}, {s}) + ({node.attr('out_zp')}); "
-            f"{yo}[o_ * {inner} + i_] = (int8_t)ei_clamp_s32(acc_, -128, 127); }} }}")
+            f"{yo}[o_ * {inner} + i_] = ({t})ei_clamp_s32(acc_, {lo}, {hi}); }} }}")
