@@ -15,7 +15,8 @@ weight rounding causes, E[(Wq - W) x], back into the bias (Nagel et al., 2019); 
 names layers left in float (QDequantize before, QQuantize after), and ``float_threshold``
 keeps float every layer whose own relative error on the calibration data exceeds it.
 ``scheme="int16x8"`` quantizes activations to symmetric int16 (TFLite's 16x8 scheme: int8
-weights, int64 biases); ops without an int16 kernel stay float.
+weights, int64 biases; softmax, sigmoid and tanh outputs at TFLite's fixed scale 1/32768); ops
+without an int16 kernel stay float.
 
 >>> # q = quantize_graph(optimize(g), calibration=X_cal); edgeinfer.ir.run(q, X)
 """
@@ -129,7 +130,10 @@ def calibrate(graph: Graph, data: np.ndarray, observer: str = "minmax", percenti
 SCHEMES = {"int8": 8, "int16x8": 16}
 # ops with int16 kernels (TFLite 16x8); the others stay float in an int16x8 graph
 INT16_OPS = ("AveragePool", "Conv", "Dropout", "Flatten", "Gemm", "GlobalAveragePool", "Identity", "MatMul",
-             "MaxPool", "Relu", "Clip", "Reshape", "Transpose", "Add")
+             "MaxPool", "Relu", "Clip", "Reshape", "Transpose", "Add", "Softmax", "Sigmoid", "Tanh")
+# the fixed output (scale, zero point) TFLite gives these ops: (int8, 16x8)
+_FIXED_OUT = {"QSoftmax": ((1 / 256, -128), (1 / 32768, 0)), "QLogistic": ((1 / 256, -128), (1 / 32768, 0)),
+              "QTanh": ((1 / 128, 0), (1 / 32768, 0))}
 
 
 def quantize_graph(graph: Graph, calibration: np.ndarray, observer: str = "minmax", percentile: float = 99.99,
@@ -462,9 +466,10 @@ class _Quantizer:
 
     op_reshape = op_flatten
 
-    def _fixed_out(self, node: Node, op: str, scale: float, zp: int, **attrs) -> None:
+    def _fixed_out(self, node: Node, op: str, **attrs) -> None:
+        """An op whose output parameters TFLite fixes (not calibrated): :data:`_FIXED_OUT`."""
         x = node.inputs[0]
-        self.qp[node.outputs[0]] = (scale, zp)
+        self.qp[node.outputs[0]] = _FIXED_OUT[op][self.bits == 16]
         self.map[node.outputs[0]] = self._emit(op, [self.map[x]], node.outputs[0], node.name, **attrs)
         self.nhwc[node.outputs[0]] = self.nhwc[x]
 
@@ -472,15 +477,15 @@ class _Quantizer:
         rank = len(self.f.tensors[node.inputs[0]].shape)
         if node.attr("axis", -1) % rank != rank - 1 or self.nhwc[node.inputs[0]]:
             raise UnsupportedModelError(f"Softmax node {node.name!r}: only over the last axis is quantized")
-        self._fixed_out(node, "QSoftmax", 1 / 256, -128, beta=1.0, in_scale=self.qp[node.inputs[0]][0])
+        self._fixed_out(node, "QSoftmax", beta=1.0, in_scale=self.qp[node.inputs[0]][0])
 
     def op_sigmoid(self, node: Node) -> None:
         s, zp = self.qp[node.inputs[0]]
-        self._fixed_out(node, "QLogistic", 1 / 256, -128, in_scale=s, in_zp=zp)
+        self._fixed_out(node, "QLogistic", in_scale=s, in_zp=zp)
 
     def op_tanh(self, node: Node) -> None:
         s, zp = self.qp[node.inputs[0]]
-        self._fixed_out(node, "QTanh", 1 / 128, 0, in_scale=s, in_zp=zp)
+        self._fixed_out(node, "QTanh", in_scale=s, in_zp=zp)
 
     def op_add(self, node: Node) -> None:
         a, b = node.inputs
