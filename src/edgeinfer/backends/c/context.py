@@ -75,6 +75,9 @@ class EmitContext:
         self.helpers: dict[str, str] = {}    # key -> static function source
         self.kernels: set[str] = set()       # kernel library modules used (backends/kernels/<k>.c)
         self._const_ids: dict[str, str] = {}
+        # identical tables (same C type, same values) are emitted once: repeated layers of one shape
+        # share their geometry tables, and every copy would cost flash on the target
+        self._table_ids: dict[tuple[str, int, bytes], str] = {}
         self._tmp = 0
         self.io_names: dict[str, str] = {}   # graph input/output tensor -> C parameter name
         # an emitter may offer ``int32_t fn(const float *x)`` computing only the label of a one-node
@@ -113,12 +116,18 @@ class EmitContext:
         return f"(({ctype(t.dtype)} *)({self.name}_arena.b + {t.offset}))"
 
     def const_array(self, hint: str, arr: np.ndarray, dtype: str | None = None) -> str:
-        """Declare ``static const`` table in flash; returns its identifier."""
+        """Declare ``static const`` table in flash; returns its identifier (an earlier table's, when one
+        with the same C type and values exists already)."""
         arr = np.asarray(arr)
         dtype = dtype or str(arr.dtype)
+        vals = np.ascontiguousarray(arr.astype(dtype) if dtype != "bool" else arr.astype("uint8"))
+        key = (ctype(dtype), vals.size, vals.tobytes())
+        if key in self._table_ids:
+            return self._table_ids[key]
         ident = self.sym(hint)
         self._const_ids["__anon__" + ident] = ident
-        body = c_array_body(arr.astype(dtype) if dtype != "bool" else arr.astype("uint8"), dtype)
+        self._table_ids[key] = ident
+        body = c_array_body(vals, dtype)
         self.consts.append(f"static const {ctype(dtype)} {ident}[{max(arr.size, 1)}] = {body};")
         self.const_bytes += max(arr.size, 1) * (1 if dtype == "bool" else np.dtype(dtype).itemsize)
         return ident

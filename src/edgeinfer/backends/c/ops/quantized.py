@@ -164,10 +164,13 @@ def qdequantize(ctx, node) -> str:
     dt = ctx.graph.tensors[node.inputs[0]].dtype
     if dt not in ("int8", "int16"):
         raise UnsupportedModelError(f"the C backend dequantizes int8 or int16, not {dt}")
-    sfx = "s16" if dt == "int16" else "s8"
-    ctx.use_kernel(f"ei_elementwise_{sfx}")
-    return (f"ei_dequantize_{sfx}_f32({ctx.ref(node.inputs[0])}, {float(f32(node.attr('scale')))!r}, "
-            f"{node.attr('zp')}, {ctx.numel(node.inputs[0])}, {ctx.ref(node.outputs[0])});")
+    # TFLite computes (float)(double scale * (q - zp)). scale is a float32 value and q - zp an integer
+    # below 2**17, so the double product is exact and its one rounding to float is the float32
+    # product's: the same bytes in single precision, without the soft-double library (about 1.6 KB
+    # of __aeabi_dmul/dadd/d2f) that the double form links on an FPU-less or single-precision core.
+    x, y, n = ctx.ref(node.inputs[0]), ctx.ref(node.outputs[0]), ctx.numel(node.inputs[0])
+    return (f"{{ int32_t i_; for (i_ = 0; i_ < {n}; ++i_) {{ {y}[i_] = {c_float(f32(node.attr('scale')))} * "
+            f"(float)((int32_t){x}[i_] - ({node.attr('zp')})); }} }}")
 
 
 @c_op("QRequantize")
