@@ -133,3 +133,153 @@ def run_litert(path: Path, x: np.ndarray, xnnpack: bool = False) -> np.ndarray:
         interp.invoke()
         outs.append(interp.get_tensor(o).copy())
     return np.concatenate(outs)
+
+
+# --------------------------------------------------------------------------- 16x8 (int16 activations)
+
+def _models_16x8(tf):
+    """Keras models whose int16 ops read the (int16) model input directly, so random int16 inputs cover
+    each op's whole input range. Several outputs per model keep the conversions few."""
+    k = tf.keras
+    L = k.layers
+
+    def unary():
+        x = k.Input((6, 8), batch_size=1)
+        scale = np.linspace(-2.5, 3.0, 8).astype(np.float32)
+        outs = [L.Softmax()(x), L.Activation("sigmoid")(x), L.Activation("tanh")(x),
+                L.Lambda(lambda t: k.ops.mean(t, axis=-1, keepdims=True))(x),
+                L.Lambda(lambda t: t * scale)(x), L.Reshape((48,))(x),
+                L.Lambda(lambda t: k.ops.expand_dims(t, axis=1))(x)]
+        return k.Model(x, outs), [(6, 8)]
+
+    def spatial():
+        x = k.Input((5, 4, 3), batch_size=1)
+        outs = [L.GlobalAveragePooling2D()(x), L.GlobalAveragePooling2D(keepdims=True)(x),
+                L.ZeroPadding2D(((1, 2), (0, 1)))(x), L.Flatten()(x)]
+        return k.Model(x, outs), [(5, 4, 3)]
+
+    def binary():
+        a, b = k.Input((4, 3), batch_size=1), k.Input((4, 3), batch_size=1)
+        return k.Model([a, b], [L.Multiply()([a, b]), L.Concatenate()([a, b])]), [(4, 3), (4, 3)]
+
+    def float_io():
+        x = k.Input((6,), batch_size=1)
+        h = L.Dense(8, activation="tanh")(x)
+        return k.Model(x, L.Softmax()(L.Dense(5)(h))), [(6,)]
+
+    return {"unary": unary, "spatial": spatial, "binary": binary, "float_io": float_io}
+
+
+def build_16x8(tf) -> dict[str, tuple[Path, list[tuple]]]:
+    """Path and input shapes of the 16x8 test models (TensorFlow's 16x8 PTQ, int16 input and output
+    except ``float_io``, which keeps float at the edges: QUANTIZE to and DEQUANTIZE from int16)."""
+    out = {}
+    for name, make in _models_16x8(tf).items():
+        path = cache_dir() / f"i16_{name}.tflite"
+        tf.keras.utils.set_random_seed(7)
+        model, shapes = make()
+        if not path.exists():
+            rng = np.random.default_rng(1)
+            cal = [[(rng.normal(size=(1, *s)) * 3).astype(np.float32) for s in shapes] for _ in range(64)]
+            conv = tf.lite.TFLiteConverter.from_keras_model(model)
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            conv.representative_dataset = lambda cal=cal: iter(cal)
+            conv.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            if name != "float_io":
+                conv.inference_input_type = tf.int16
+                conv.inference_output_type = tf.int16
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(conv.convert())
+            os.replace(tmp, path)
+        out[name] = (path, shapes)
+    return out
+
+
+def write_tflite(path: Path, tensors: list[tuple], ops: list[tuple], inputs: list[int], outputs: list[int]) -> Path:
+    """A .tflite flatbuffer written field by field, for parameters no converter produces (power-of-two
+    int16 scales, softmax beta, int8 <-> int16 QUANTIZE).
+
+    tensors: (shape, type name "int8" | "int16" | "float32" | "int32", scale or None, zero point, data or
+    None); ops: (BuiltinOperator name, input ids, output ids, {option field: value}), options typed by
+    the op's ``<Op>OptionsT``."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as s
+
+    types = {"float32": s.TensorType.FLOAT32, "int32": s.TensorType.INT32, "int16": s.TensorType.INT16,
+             "int8": s.TensorType.INT8}
+    model = s.ModelT()
+    model.version, model.description = 3, "edgeinfer test model"
+    model.buffers = [s.BufferT()]
+    sg = s.SubGraphT()
+    sg.tensors, sg.inputs, sg.outputs, sg.operators = [], list(inputs), list(outputs), []
+    for i, (shape, dtype, scale, zp, data) in enumerate(tensors):
+        t = s.TensorT()
+        t.shape, t.type, t.name, t.buffer = list(shape), types[dtype], f"t{i}", 0
+        if scale is not None:
+            t.quantization = s.QuantizationParametersT()
+            t.quantization.scale, t.quantization.zeroPoint = [float(scale)], [int(zp)]
+        if data is not None:
+            b = s.BufferT()
+            b.data = list(np.asarray(data, dtype).tobytes())
+            model.buffers.append(b)
+            t.buffer = len(model.buffers) - 1
+        sg.tensors.append(t)
+    codes: list[str] = []
+    for name, ins, outs, options in ops:
+        if name not in codes:
+            codes.append(name)
+        op = s.OperatorT()
+        op.opcodeIndex, op.inputs, op.outputs = codes.index(name), list(ins), list(outs)
+        if options is not None:
+            cls = "".join(w.capitalize() for w in name.split("_")) + "Options"
+            op.builtinOptionsType = getattr(s.BuiltinOptions, cls)
+            op.builtinOptions = getattr(s, cls + "T")()
+            for key, v in options.items():
+                setattr(op.builtinOptions, key, v)
+        sg.operators.append(op)
+    model.operatorCodes = []
+    for name in codes:
+        c = s.OperatorCodeT()
+        c.builtinCode = getattr(s.BuiltinOperator, name)
+        c.deprecatedBuiltinCode, c.version = min(c.builtinCode, 127), 1
+        model.operatorCodes.append(c)
+    model.subgraphs = [sg]
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    path.write_bytes(bytes(b.Output()))
+    return path
+
+
+def run_tflm_all(path: Path, xs: list[np.ndarray]) -> list[np.ndarray]:
+    """Every output of TFLite Micro's Python interpreter, one sample (one row of each input) per invoke."""
+    from ai_edge_litert import schema_py_generated as s
+    from tflite_micro.python.tflite_micro import runtime
+
+    n_out = s.Model.GetRootAs(path.read_bytes(), 0).Subgraphs(0).OutputsLength()
+    interp = runtime.Interpreter.from_file(str(path))
+    rows: list[list[np.ndarray]] = []
+    for r in range(len(xs[0])):
+        for i, x in enumerate(xs):
+            interp.set_input(x[r:r + 1], i)
+        interp.invoke()
+        rows.append([interp.get_output(i).copy() for i in range(n_out)])
+    return [np.concatenate([row[i] for row in rows]) for i in range(n_out)]
+
+
+def run_litert_all(path: Path, xs: list[np.ndarray]) -> list[np.ndarray]:
+    """Every output of LiteRT's interpreter without delegates (its builtin kernels)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interp = Interpreter(model_path=str(path),
+                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interp.allocate_tensors()
+    ins = [d["index"] for d in interp.get_input_details()]
+    outs = [d["index"] for d in interp.get_output_details()]
+    rows = []
+    for r in range(len(xs[0])):
+        for i, x in zip(ins, xs, strict=True):
+            interp.set_tensor(i, x[r:r + 1])
+        interp.invoke()
+        rows.append([interp.get_tensor(o).copy() for o in outs])
+    return [np.concatenate([row[i] for row in rows]) for i in range(len(outs))]
