@@ -3,7 +3,10 @@
 Tensor lifetimes (first producing node .. last consuming node) are packed greedily,
 largest first, each at the lowest offset that does not overlap a live tensor — the
 same strategy as TensorFlow Lite Micro's GreedyMemoryPlanner. Elementwise ops whose
-input dies at that node write in place: their output shares the input's buffer.
+input dies at that node write in place: their output shares the input's buffer. A binary
+elementwise op (``BINARY_INPLACE_OPS``) may take over either operand that is not broadcast: a
+residual ``QAdd`` whose skip input outlives it still writes over its other input, so a block does
+not hold three full-size tensors at once.
 Graph inputs and outputs are the caller's buffers and take no arena space.
 
 A backend may say more through three optional hooks (the planner itself stays backend-free):
@@ -28,6 +31,10 @@ ScratchHook = Callable[[Graph, Node, bool], int]
 INPLACE_OPS = {"Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish",
                "Identity", "Dropout", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Exp",
                "Sqrt", "Erf", "Neg", "Abs"}
+
+#: binary ops computed element by element (each output element reads its two operands at the same
+#: position, or one of them broadcast): the output may take over an operand of its own size.
+BINARY_INPLACE_OPS = {"QAdd", "QMul"}
 
 ALIGN = 8
 
@@ -71,10 +78,17 @@ def plan_memory(graph: Graph, inplace: bool = True, alias_ok: AliasHook | None =
     if inplace:
         fused = _residuals(g, first, last, readers, root, accumulate) if accumulate else {}
         for i, node in enumerate(g.nodes):
-            if not node.inputs or node.inputs[0] not in first or node.name in fused.values():
+            if not node.inputs or node.name in fused.values() or node.name in fused or node.outputs[0] not in first:
                 continue
-            x, y = node.inputs[0], node.outputs[0]
-            if y not in first or last[x] != i or readers[x] != 1 or node.name in fused:
+            y = node.outputs[0]
+            if node.op in BINARY_INPLACE_OPS:
+                same = [t for t in node.inputs[:2] if t in first and last[t] == i and readers[t] == 1
+                        and g.tensors[t].nbytes() == g.tensors[y].nbytes()]
+                if same:
+                    root[y] = _find(root, same[0])
+                continue
+            x = node.inputs[0]
+            if x not in first or last[x] != i or readers[x] != 1:
                 continue
             if node.op in INPLACE_OPS and g.tensors[x].nbytes() == g.tensors[y].nbytes():
                 root[y] = _find(root, x)

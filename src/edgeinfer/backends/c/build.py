@@ -3,6 +3,11 @@
 The C that is tested is the C that ships: the same ``<name>.c`` plus a small batch
 loop (``<name>_host.c``, host only) so Python calls C once per batch, not per row.
 Builds are cached by a hash of the sources and flags.
+
+The host links the vectorised int8 kernels of ``backends/kernels/simd`` in place of the
+reference ones (same functions, same bytes, tested against each other in
+``tests/backends/c/test_int8_fast_kernels.py``); cross builds choose their own set
+(``targets/crossbuild.py``). ``kernels="reference"`` builds the reference set on the host.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ WARN_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 #: flags from targets/, never these.
 HOST_OPT = "-O3"
 HOST_ARCH = ["-march=native"]
+#: Twins of the int8 reference kernels vectorised for the host (same file names, same functions).
+SIMD_KERNEL_DIR = Path(__file__).resolve().parent.parent / "kernels" / "simd"
+HOST_KERNEL_SETS = ("simd", "reference")
 
 
 def cache_dir() -> Path:
@@ -89,9 +97,31 @@ def _cpu_id() -> bytes:
     return platform.processor().encode()
 
 
-def compile_shared(src: CSources, opt: str = HOST_OPT, extra: list[str] | None = None) -> Path:
-    """Build ``src`` (+ batch wrapper) into a shared library; returns its path (cached)."""
+def host_kernel_files(src: CSources, kernels: str = "simd") -> dict[str, str]:
+    """``src.files`` with the host's kernel set: with ``"simd"``, every kernel file that has a twin in
+    ``backends/kernels/simd`` is replaced by it (and the twins' header added).
+
+    >>> # host_kernel_files(m.sources)["ei_conv_s8.c"]  # the vectorised twin
+    """
+    if kernels not in HOST_KERNEL_SETS:
+        raise ToolchainError(f"kernels={kernels!r} is not a host kernel set; use one of {', '.join(HOST_KERNEL_SETS)}")
     files = dict(src.files)
+    if kernels == "simd":
+        twins = [k for k in files if k.endswith(".c") and (SIMD_KERNEL_DIR / k).is_file()]
+        for k in twins:
+            files[k] = (SIMD_KERNEL_DIR / k).read_text()
+        if twins:
+            files["ei_int8_simd.h"] = (SIMD_KERNEL_DIR / "ei_int8_simd.h").read_text()
+    return files
+
+
+def compile_shared(src: CSources, opt: str = HOST_OPT, extra: list[str] | None = None,
+                   kernels: str = "simd") -> Path:
+    """Build ``src`` (+ batch wrapper) into a shared library; returns its path (cached).
+
+    ``kernels`` picks the int8 kernel set linked (see :func:`host_kernel_files`).
+    """
+    files = host_kernel_files(src, kernels)
     files[f"{src.name}_host.c"] = batch_wrapper(src)
     flags = WARN_FLAGS + [opt, *_host_arch(), "-fPIC", "-shared"] + list(extra or [])
     h = hashlib.sha256()
