@@ -36,6 +36,11 @@ SUPPORTED = ("ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CO
 # take any integer type
 INT16_OPS = ("ADD", "AVERAGE_POOL_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "LOGISTIC", "MAX_POOL_2D",
              "MEAN", "MUL", "SOFTMAX", "TANH")
+# int8 ops of typical trained Keras models (ir/ops/quantized_act.py and the plain layout / compare ops)
+MORE_INT8_OPS = ("ARG_MAX", "EXPAND_DIMS", "HARD_SWISH", "LEAKY_RELU", "MAXIMUM", "MINIMUM", "PRELU", "REDUCE_MAX",
+                 "RELU", "RELU6", "RELU_N1_TO_1", "RESIZE_NEAREST_NEIGHBOR", "SLICE", "STRIDED_SLICE", "SUB",
+                 "TRANSPOSE")
+SUPPORTED = tuple(sorted(set(SUPPORTED) | set(MORE_INT8_OPS)))
 
 
 def _schema() -> Any:
@@ -353,6 +358,8 @@ class _Reader:
 
     def op_quantize(self, op: Any) -> None:
         s, zp = self._scale_zp(op.outputs[0])
+        if "uint8" in (self._dtype(op.inputs[0]), self._dtype(op.outputs[0])):
+            return self._quantize_uint8(op)
         ints = ("int8", "int16")
         if self._dtype(op.inputs[0]) in ints and self._dtype(op.outputs[0]) in ints:
             in_s, in_zp = self._scale_zp(op.inputs[0])   # requantize (TFLite Requantize)
@@ -366,3 +373,265 @@ class _Reader:
     def op_dequantize(self, op: Any) -> None:
         s, zp = self._scale_zp(op.inputs[0])
         self._add("QDequantize", op, [self._in(op.inputs[0])], scale=s, zp=zp)
+
+    # ------------------------------------------------------------ more int8 ops (ir/ops/quantized_act.py)
+    def _qp8(self, i: int) -> tuple[float, int]:
+        """(scale, zero point) of an 8-bit tensor, checked as TFLite's Prepare would rely on them."""
+        q = self._quant(i)
+        dt = self._dtype(i)
+        lo, hi = (0, 255) if dt == "uint8" else (-128, 127)
+        if q is None or len(q.scale) != 1 or not np.isfinite(q.scale[0]) or q.scale[0] <= 0 \
+                or not lo <= int(q.zero_point[0]) <= hi:
+            raise UnsupportedModelError(
+                f"{dt} tensor {self._name(i)!r} has quantization {None if q is None else (q.scale, q.zero_point)}: "
+                f"expected one positive scale and a zero point in [{lo}, {hi}]; re-convert the model with "
+                "TFLiteConverter (representative dataset, TFLITE_BUILTINS_INT8)")
+        return float(q.scale[0]), int(q.zero_point[0])
+
+    def _fused(self, op: Any, what: str) -> dict:
+        """The clamp of a fused activation, refusing by name the ones TFLite's integer kernels lack."""
+        o = op.builtinOptions
+        fused = int(getattr(o, "fusedActivationFunction", 0) or 0) if o is not None else 0
+        if fused not in (0, 1, 2, 3):
+            kind = _names(_schema().ActivationFunctionType).get(fused, str(fused))
+            raise UnsupportedModelError(f"{what} {self._name(op.outputs[0])!r} has fused activation {kind}, which "
+                                        "int8 TFLite kernels do not apply; edgeinfer imports NONE, RELU, RELU_N1_TO_1 "
+                                        "and RELU6: convert the model with that activation as its own layer")
+        return self._act(fused, op.outputs[0])
+
+    def _only_int8(self, what: str, *tensors: int) -> None:
+        for i in tensors:
+            if self._dtype(i) != "int8":
+                raise UnsupportedModelError(f"{what} on {self._dtype(i)} tensor {self._name(i)!r}: edgeinfer imports "
+                                            f"{what} on int8 tensors (convert with TFLITE_BUILTINS_INT8)")
+
+    def _const_of(self, op: Any, k: int, what: str) -> np.ndarray:
+        c = self._const(op.inputs[k]) if len(op.inputs) > k and op.inputs[k] >= 0 else None
+        if c is None:
+            raise UnsupportedModelError(f"{what} {self._name(op.outputs[0])!r}: its input {k} is computed at run "
+                                        "time; edgeinfer imports it as a constant only (fix the shape in the model)")
+        return c
+
+    def _io8(self, op: Any) -> dict:
+        (s, zp), (os_, ozp) = self._qp8(op.inputs[0]), self._qp8(op.outputs[0])
+        return {"in_scale": s, "in_zp": zp, "out_scale": os_, "out_zp": ozp}
+
+    def op_relu(self, op: Any) -> None:
+        """TFLite Micro ReluQuantized: requantize to the output's parameters, clamp at its zero."""
+        self._only_int8("RELU", op.inputs[0], op.outputs[0])
+        p = self._io8(op)
+        self._add("QRelu", op, [self._in(op.inputs[0])], **p, act_min=max(-128, p["out_zp"]), act_max=127)
+
+    def op_relu_n1_to_1(self, op: Any) -> None:
+        """Not in TFLite Micro; LiteRT requantizes and clamps to the codes of -1 and 1 (ReluX)."""
+        self._only_int8("RELU_N1_TO_1", op.inputs[0], op.outputs[0])
+        self._add("QRelu", op, [self._in(op.inputs[0])], **self._io8(op), **self._act(2, op.outputs[0]))
+
+    def op_relu6(self, op: Any) -> None:
+        """TFLite Micro clamps the raw input to [zero, six] of the *input's* parameters and leaves the output's
+        aside (Relu6Prepare); LiteRT requantizes. The bytes here are TFLite Micro's."""
+        self._only_int8("RELU6", op.inputs[0], op.outputs[0])
+        s, zp = self._qp8(op.inputs[0])
+        v = np.float32(6.0) / np.float32(s)
+        six = min(127, max(-128, int(np.trunc(v) + (1 if v - np.trunc(v) >= 0.5 else 0)) + zp))
+        # a bound at the type's own limit is left out: C's integer Clip would compare against it in vain
+        bounds = {k: v for k, v in (("min", zp), ("max", six)) if v not in (-128, 127)}
+        self._add("Clip", op, [self._in(op.inputs[0])], **bounds)
+
+    def op_leaky_relu(self, op: Any) -> None:
+        self._only_int8("LEAKY_RELU", op.inputs[0], op.outputs[0])
+        self._add("QLeakyRelu", op, [self._in(op.inputs[0])], alpha=float(op.builtinOptions.alpha), **self._io8(op))
+
+    def op_hard_swish(self, op: Any) -> None:
+        from edgeinfer.ir.node import Node
+        from edgeinfer.ir.ops.quantized_act import hard_swish_params
+
+        self._only_int8("HARD_SWISH", op.inputs[0], op.outputs[0])
+        p = self._io8(op)
+        if hard_swish_params(Node("QHardSwish", [], [], p))["out_exp"] > 0:
+            raise UnsupportedModelError(
+                f"HARD_SWISH {self._name(op.outputs[0])!r}: output scale {p['out_scale']:g} is below input scale / 128 "
+                f"({p['in_scale'] / 128:g}); TFLite refuses this too (output multiplier exponent > 0)")
+        self._add("QHardSwish", op, [self._in(op.inputs[0])], **p)
+
+    def op_prelu(self, op: Any) -> None:
+        self._only_int8("PRELU", op.inputs[0], op.inputs[1], op.outputs[0])
+        a_s, a_zp = self._qp8(op.inputs[1])
+        self._add("QPRelu", op, [self._in(op.inputs[0]), self._in(op.inputs[1])], alpha_scale=a_s, alpha_zp=a_zp,
+                  **self._io8(op))
+
+    def op_sub(self, op: Any) -> None:
+        self._only_int8("SUB", op.inputs[0], op.inputs[1], op.outputs[0])
+        (a_s, a_zp), (b_s, b_zp), (o_s, o_zp) = (self._qp8(i) for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
+        self._add("QSub", op, [self._in(op.inputs[0]), self._in(op.inputs[1])], a_scale=a_s, a_zp=a_zp,
+                  b_scale=b_s, b_zp=b_zp, out_scale=o_s, out_zp=o_zp, **self._fused(op, "SUB"))
+
+    def _max_min(self, op: Any, what: str, ir_op: str) -> None:
+        """TFLite Micro compares the raw integers (the converter gives both inputs the output's parameters)."""
+        for i in (op.inputs[0], op.inputs[1], op.outputs[0]):
+            if self._dtype(i) not in ("int8", "int16"):
+                raise UnsupportedModelError(f"{what} on {self._dtype(i)} tensor {self._name(i)!r}: edgeinfer imports "
+                                            f"{what} on int8 and int16 tensors")
+        self._add(ir_op, op, [self._in(op.inputs[0]), self._in(op.inputs[1])])
+
+    def op_maximum(self, op: Any) -> None:
+        self._max_min(op, "MAXIMUM", "Max")
+
+    def op_minimum(self, op: Any) -> None:
+        self._max_min(op, "MINIMUM", "Min")
+
+    def op_reduce_max(self, op: Any) -> None:
+        self._only_int8("REDUCE_MAX", op.inputs[0], op.outputs[0])
+        if self._qp8(op.inputs[0]) != self._qp8(op.outputs[0]):
+            raise UnsupportedModelError(f"REDUCE_MAX {self._name(op.outputs[0])!r}: input and output quantization "
+                                        "differ; TFLite Micro requires them equal (TensorFlow's converter makes "
+                                        "them so)")
+        rank = len(self._shape(op.inputs[0]))
+        axes = sorted({int(a) % rank for a in np.ravel(self._const_of(op, 1, "REDUCE_MAX"))})
+        if not axes or 0 in axes:
+            raise UnsupportedModelError(f"REDUCE_MAX {self._name(op.outputs[0])!r} reduces axes {axes}: edgeinfer "
+                                        "reduces within one sample only (not over the batch axis 0)")
+        keep = bool(op.builtinOptions.keepDims) if op.builtinOptions is not None else False
+        self._add("ReduceMax", op, [self._in(op.inputs[0])], axes=axes, keepdims=int(keep))
+
+    def op_arg_max(self, op: Any) -> None:
+        self._only_int8("ARG_MAX", op.inputs[0])
+        rank = len(self._shape(op.inputs[0]))
+        axis = int(np.ravel(self._const_of(op, 1, "ARG_MAX"))[0]) % rank
+        out_t = self._dtype(op.outputs[0])
+        if axis != rank - 1 or out_t not in ("int32", "int64"):
+            raise UnsupportedModelError(f"ARG_MAX {self._name(op.outputs[0])!r} over axis {axis} of rank {rank} to "
+                                        f"{out_t}: edgeinfer imports ARG_MAX over the last axis to int32 or int64")
+        x = self._in(op.inputs[0])
+        if out_t == "int32":
+            self._add("ArgMax", op, [x], axis=axis, keepdims=0)
+            return
+        idx = self.g.fresh_name(self._name(op.outputs[0]) + "_i32")
+        self.g.add_node("ArgMax", [x], [idx], name=idx, axis=axis, keepdims=0)
+        self._add("Cast", op, [idx], to="int64")   # TFLite Micro computes int32 only; LiteRT gives int64
+
+    def _reshape_to_out(self, op: Any, src: str) -> None:
+        """Reshape ``src`` to the TFLite output tensor's shape, keeping a batch dimension of 1 symbolic."""
+        out = self._shape(op.outputs[0])
+        if out and out[0] == 1 and self._shape(op.inputs[0])[0] == 1:
+            out[0] = 0
+        shape = self.g.add_const(self._name(op.outputs[0]) + "_shape", np.asarray(out, np.int64))
+        self._add("Reshape", op, [src, shape])
+
+    op_expand_dims = op_reshape   # as SQUEEZE: the output tensor's shape says where the axis went
+
+    def op_transpose(self, op: Any) -> None:
+        perm = [int(v) for v in np.ravel(self._const_of(op, 1, "TRANSPOSE"))]
+        if not perm or perm[0] != 0:
+            raise UnsupportedModelError(f"TRANSPOSE {self._name(op.outputs[0])!r} with perm {perm} moves the batch "
+                                        "axis 0; edgeinfer transposes within one sample only")
+        self._add("Transpose", op, [self._in(op.inputs[0])], perm=perm)
+
+    def _slice(self, op: Any, what: str, idx: list[list[int]], shrink: int = 0) -> None:
+        """Slice keeping ``idx[axis]`` (ascending or descending runs of one step), then drop shrunk axes."""
+        shape = self._shape(op.inputs[0])
+        if any(not ix for ix in idx):
+            raise UnsupportedModelError(f"{what} {self._name(op.outputs[0])!r} selects nothing")
+        if idx[0] != list(range(shape[0])) or shrink & 1:
+            raise UnsupportedModelError(f"{what} {self._name(op.outputs[0])!r} slices the batch axis 0; edgeinfer "
+                                        "slices within one sample only")
+        starts, ends, axes, steps = [], [], [], []
+        for ax, (ix, dim) in enumerate(zip(idx, shape, strict=True)):
+            if ix == list(range(dim)):
+                continue
+            step = ix[1] - ix[0] if len(ix) > 1 else 1
+            end = ix[-1] + (1 if step > 0 else -1)
+            starts.append(ix[0])
+            ends.append(end if end >= 0 else -(dim + 1))   # ONNX: an end below -dim reaches index 0
+            axes.append(ax)
+            steps.append(step)
+        x = self._in(op.inputs[0])
+        if not axes:
+            self._reshape_to_out(op, x)
+            return
+        if not shrink:
+            self._add("Slice", op, [x], starts=starts, ends=ends, axes=axes, steps=steps)
+            return
+        y = self.g.fresh_name(self._name(op.outputs[0]) + "_slice")
+        self.g.add_node("Slice", [x], [y], name=y, starts=starts, ends=ends, axes=axes, steps=steps)
+        self._reshape_to_out(op, y)
+
+    def op_slice(self, op: Any) -> None:
+        begin = [int(v) for v in np.ravel(self._const_of(op, 1, "SLICE"))]
+        size = [int(v) for v in np.ravel(self._const_of(op, 2, "SLICE"))]
+        shape = self._shape(op.inputs[0])
+        if len(begin) != len(shape) or len(size) != len(shape):
+            raise UnsupportedModelError(f"SLICE {self._name(op.outputs[0])!r}: begin / size do not match the "
+                                        f"input's rank {len(shape)}")
+        self._slice(op, "SLICE", [list(range(b, d if n == -1 else b + n)) for b, n, d in zip(begin, size, shape,
+                                                                                                 strict=True)])
+
+    def op_strided_slice(self, op: Any) -> None:
+        """TFLite's StridedSliceStartForAxis / EndForAxis, resolved here to fixed index runs."""
+        o = op.builtinOptions
+        begin, end, strides = (np.ravel(self._const_of(op, k, "STRIDED_SLICE")).astype(int) for k in (1, 2, 3))
+        shape = self._shape(op.inputs[0])
+        if o.ellipsisMask or o.newAxisMask or not len(begin) == len(end) == len(strides) == len(shape) \
+                or not all(strides):
+            raise UnsupportedModelError(f"STRIDED_SLICE {self._name(op.outputs[0])!r}: edgeinfer imports strided "
+                                        "slices with one nonzero stride per axis and no ellipsis / new-axis masks")
+        idx = []
+        for ax, dim in enumerate(shape):
+            st, sp = int(begin[ax]), int(strides[ax])
+            lo, hi = (0, dim) if sp > 0 else (-1, dim - 1)
+            start = min(max(st + dim if st < 0 else st, lo), hi)
+            if o.beginMask & (1 << ax):
+                start = 0 if sp > 0 else dim - 1
+            if o.shrinkAxisMask & (1 << ax):
+                stop = start if start >= dim else start + 1
+            else:
+                stop = int(end[ax]) + (start if getattr(o, "offset", False) else 0)
+                stop = min(max(stop + dim if stop < 0 else stop, lo), hi)
+                if o.endMask & (1 << ax):
+                    stop = dim if sp > 0 else -1
+            idx.append(list(range(start, stop, sp)))
+        self._slice(op, "STRIDED_SLICE", idx, int(o.shrinkAxisMask))
+
+    def op_resize_nearest_neighbor(self, op: Any) -> None:
+        """Source rows and columns computed once, in float32 as TFLite's GetNearestNeighbor does, then
+        gathered (the batch and channels are untouched)."""
+        size = [int(v) for v in np.ravel(self._const_of(op, 1, "RESIZE_NEAREST_NEIGHBOR"))]
+        shape = self._shape(op.inputs[0])
+        o = op.builtinOptions
+        if len(shape) != 4 or len(size) != 2:
+            raise UnsupportedModelError(f"RESIZE_NEAREST_NEIGHBOR {self._name(op.outputs[0])!r}: needs an NHWC input "
+                                        "and a size of 2 values")
+        align, half = bool(o.alignCorners), bool(o.halfPixelCenters)
+        x = self._in(op.inputs[0])
+        gathers = []
+        for axis, n_in, n_out in ((1, shape[1], size[0]), (2, shape[2], size[1])):
+            f32 = np.float32
+            scale = f32(n_in - 1) / f32(n_out - 1) if align and n_out > 1 else f32(n_in) / f32(n_out)
+            src = []
+            for i in range(n_out):
+                v = (f32(i) + f32(0.5 if half else 0.0)) * scale
+                r = int(np.trunc(v) + (np.sign(v) if abs(v - np.trunc(v)) >= 0.5 else 0)) if align else int(np.floor(v))
+                src.append(max(0, min(r, n_in - 1)) if half else min(r, n_in - 1))
+            if src != list(range(n_in)):
+                gathers.append((axis, src))
+        if not gathers:
+            self._reshape_to_out(op, x)
+            return
+        for k, (axis, src) in enumerate(gathers):
+            ind = self.g.add_const(self._name(op.outputs[0]) + f"_rows{axis}", np.asarray(src, np.int32))
+            if k == len(gathers) - 1:
+                self._add("Gather", op, [x, ind], axis=axis)
+            else:
+                y = self.g.fresh_name(self._name(op.outputs[0]) + f"_axis{axis}")
+                self.g.add_node("Gather", [x, ind], [y], name=y, axis=axis)
+                x = y
+
+    def _quantize_uint8(self, op: Any) -> None:
+        """QUANTIZE uint8 -> int8 at a model's input, int8 -> uint8 at its output (TFLite Requantize)."""
+        src, dst = self._dtype(op.inputs[0]), self._dtype(op.outputs[0])
+        if {src, dst} != {"uint8", "int8"}:
+            raise UnsupportedModelError(f"QUANTIZE {self._name(op.outputs[0])!r} from {src} to {dst}: edgeinfer "
+                                        "converts uint8 <-> int8 only (uint8 is the model's input or output type)")
+        (s, zp), (os_, ozp) = self._qp8(op.inputs[0]), self._qp8(op.outputs[0])
+        self._add("QRequantizeU8", op, [self._in(op.inputs[0])], in_scale=s, in_zp=zp, out_scale=os_, out_zp=ozp,
+                  to=dst)
