@@ -39,20 +39,27 @@ MAX_OP_TENSORS = 8
 #: alignment of large data-section tables and of the data section itself (bytes)
 DATA_ALIGN = 64
 
-DTYPES = {"float32": 0, "float64": 1, "int32": 2, "int16": 3, "int8": 4, "uint8": 5}
+DTYPES = {"float32": 0, "float64": 1, "int32": 2, "int16": 3, "int8": 4, "uint8": 5, "int64": 6, "uint16": 7,
+          "uint32": 8, "bool": 9}
+#: integer element types the element-wise integer paths (BINARY, UNARY's Clip, REDUCE) run on
+INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 KIND_ARENA, KIND_CONST, KIND_INPUT, KIND_OUTPUT = 0, 1, 2, 3
 
 OP_DENSE, OP_CONV, OP_POOL, OP_GAP, OP_BINARY, OP_UNARY, OP_SOFTMAX, OP_COPY, OP_ARGMAX, OP_SCALER, OP_STACK, \
     OP_TREES, OP_AFFINE, OP_NB, OP_CENTROID, OP_SVM = range(1, 17)
 OP_QCONV, OP_QFC, OP_QPOOL, OP_QBINARY, OP_QSOFTMAX, OP_QACT, OP_QQUANTIZE, OP_QDEQUANTIZE, OP_QREQUANTIZE, \
     OP_QMEAN = range(17, 27)
+OP_MOVE, OP_GATHER, OP_RESIZE, OP_REDUCE, OP_LOGSOFTMAX, OP_NPOOL, OP_NCONVT, OP_MATMUL, OP_GEMM, OP_FXTREES, \
+    OP_FXDENSE = range(27, 38)
 #: runtime op code -> name (docs, footprint, benchmarks)
 OP_NAMES = {OP_DENSE: "DENSE", OP_CONV: "CONV", OP_POOL: "POOL", OP_GAP: "GLOBAL_AVGPOOL", OP_BINARY: "BINARY",
             OP_UNARY: "UNARY", OP_SOFTMAX: "SOFTMAX", OP_COPY: "COPY", OP_ARGMAX: "ARGMAX", OP_SCALER: "SCALER",
             OP_STACK: "STACK", OP_TREES: "TREES", OP_AFFINE: "AFFINE", OP_NB: "GAUSSIAN_NB", OP_CENTROID: "CENTROID",
             OP_SVM: "SVM", OP_QCONV: "QCONV", OP_QFC: "QFC", OP_QPOOL: "QPOOL", OP_QBINARY: "QBINARY",
             OP_QSOFTMAX: "QSOFTMAX", OP_QACT: "QACT", OP_QQUANTIZE: "QQUANTIZE", OP_QDEQUANTIZE: "QDEQUANTIZE",
-            OP_QREQUANTIZE: "QREQUANTIZE", OP_QMEAN: "QMEAN"}
+            OP_QREQUANTIZE: "QREQUANTIZE", OP_QMEAN: "QMEAN", OP_MOVE: "MOVE", OP_GATHER: "GATHER",
+            OP_RESIZE: "RESIZE", OP_REDUCE: "REDUCE", OP_LOGSOFTMAX: "LOGSOFTMAX", OP_NPOOL: "NPOOL",
+            OP_NCONVT: "NCONVT", OP_MATMUL: "MATMUL", OP_GEMM: "GEMM", OP_FXTREES: "FXTREES", OP_FXDENSE: "FXDENSE"}
 #: conv kernels (CONV's ``kind`` word), as the C backend picks them (``backends/c/ops/nn.py``)
 CONV_DIRECT, CONV_POINTWISE, CONV_GEMM, CONV_DEPTHWISE, CONV_TRANSPOSE = range(5)
 INF_WORDS = (0xFF800000, 0x7F800000)  # -inf, +inf as float32 words
@@ -207,36 +214,63 @@ def lowers(*ops: str) -> Callable[[Lowering], Lowering]:
 
 @lowers("Gemm")
 def _gemm(b: _Builder, node: Node) -> None:
+    """As ``backends/c/ops/vector_math.py::gemm``: constant B without transA and a per-column bias run through
+    ``ei_fc_f32`` (DENSE); every other Gemm through the generic loop (GEMM), with the same stored tables."""
     _require_f32(b, node)
     w = b.g.const(node.inputs[1])
-    if w is None or node.attr("transA", 0):
-        raise UnsupportedModelError("the interpreter runs Gemm with constant B and without transA")
-    m, k = _shape(b, node.inputs[0])
-    # stored (k, n) for ei_fc_f32, the kernel the C backend's Gemm calls
-    wkn = (w.T if node.attr("transB", 0) else w).astype(np.float64) * float(node.attr("alpha", 1.0))
-    n = wkn.shape[1]
-    bias = None
+    ta, tb = int(node.attr("transA", 0)), int(node.attr("transB", 0))
+    a_shape = _shape(b, node.inputs[0])
+    m, k = (a_shape[1], a_shape[0]) if ta else (a_shape[0], a_shape[1])
+    n = _shape(b, node.outputs[0])[1]
+    alpha, beta = float(node.attr("alpha", 1.0)), float(node.attr("beta", 1.0))
+    full = None
     if len(node.inputs) > 2 and node.inputs[2]:
         c = b.g.const(node.inputs[2])
         if c is None:
             raise UnsupportedModelError("the interpreter needs Gemm's C input to be a constant")
-        full = np.broadcast_to(c.astype(np.float64) * float(node.attr("beta", 1.0)), (m, n))
-        if not np.all(full == full[0]):
-            raise UnsupportedModelError("the interpreter needs Gemm's C to be one row broadcast over the rows")
-        bias = b.const(node.inputs[2] + "_bias", full[0].astype(np.float32))
-    wn = b.const(node.inputs[1] + "_kn", wkn.astype(np.float32))
-    b.op(OP_DENSE, [node.inputs[0], wn, bias], [node.outputs[0]], [m, k, n, *_act(node)])
+        full = np.broadcast_to(c.astype(np.float64) * beta, (m, n))
+    row = full is None or bool(np.all(full == full[0]))
+    if w is not None and not ta and row:
+        # stored (k, n) for ei_fc_f32, the kernel the C backend's Gemm calls
+        wkn = (w.T if tb else w).astype(np.float64) * alpha
+        bias = None if full is None else b.const(node.inputs[2] + "_bias", full[0].astype(np.float32))
+        wn = b.const(node.inputs[1] + "_kn", wkn.astype(np.float32))
+        b.op(OP_DENSE, [node.inputs[0], wn, bias], [node.outputs[0]], [m, k, n, *_act(node)])
+        return
+    if w is not None:  # constant B: stored (n, k) with alpha folded in, as the generated C's table
+        bname, layout, scaled = b.const(node.inputs[1] + "_nk", ((w.T if not tb else w).astype(np.float64)
+                                                                  * alpha).astype(np.float32)), 0, 0
+    else:
+        bname, layout, scaled = node.inputs[1], 0 if tb else 1, int(alpha != 1.0)
+    bias, mode = None, 0
+    if full is not None:
+        mode = 1 if row else 2
+        bias = b.const(node.inputs[2] + "_bias", (full[0] if row else full).astype(np.float32))
+    b.op(OP_GEMM, [node.inputs[0], bname, bias], [node.outputs[0]],
+         [m, k, n, ta, layout, scaled, f32w(alpha), mode, int(bool(node.attr("activation"))), *_act(node)])
 
 
 @lowers("MatMul")
 def _matmul(b: _Builder, node: Node) -> None:
+    """A constant 2-D right operand: ``ei_fc_f32`` per row (DENSE); otherwise the C backend's batched loop
+    (``vector_math.py::matmul``: 1-D operands promoted, leading dims broadcast through offset tables)."""
     _require_f32(b, node)
     w = b.g.const(node.inputs[1])
-    if w is None or w.ndim != 2:
-        raise UnsupportedModelError("the interpreter runs MatMul with a constant 2-D right operand only")
-    k, n = w.shape
-    rows = int(np.prod(_shape(b, node.inputs[0]))) // k
-    b.op(OP_DENSE, [node.inputs[0], node.inputs[1], None], [node.outputs[0]], [rows, k, n, *_act(node)])
+    sa, sb = _shape(b, node.inputs[0]), _shape(b, node.inputs[1])
+    if w is not None and w.ndim == 2 and len(sa) >= 1 and sa[-1] == w.shape[0]:
+        k, n = w.shape
+        rows = int(np.prod(sa)) // k
+        b.op(OP_DENSE, [node.inputs[0], node.inputs[1], None], [node.outputs[0]], [rows, k, n, *_act(node)])
+        return
+    a2 = [1] + sa if len(sa) == 1 else sa
+    b2 = sb + [1] if len(sb) == 1 else sb
+    m, k, n = a2[-2], a2[-1], b2[-1]
+    lead = list(np.broadcast_shapes(tuple(a2[:-2]), tuple(b2[:-2])))
+    nl = int(np.prod(lead))
+    la = np.broadcast_to(np.arange(int(np.prod(a2[:-2]))).reshape(a2[:-2] or [1]), lead or [1]).reshape(-1)
+    lb = np.broadcast_to(np.arange(int(np.prod(b2[:-2]))).reshape(b2[:-2] or [1]), lead or [1]).reshape(-1)
+    offs = [NONE_OFF, NONE_OFF] if nl == 1 else [_i32(b, la * m * k), _i32(b, lb * k * n)]
+    b.op(OP_MATMUL, [node.inputs[0], node.inputs[1]], [node.outputs[0]], [nl, m, k, n, *offs])
 
 
 def _packed(w: np.ndarray, bias: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -302,6 +336,9 @@ def _conv_transpose(b: _Builder, node: Node) -> None:
     if b.g.const(node.inputs[1]) is None:
         raise UnsupportedModelError("the interpreter needs ConvTranspose weights to be constant")
     x, y, ws = _shape(b, node.inputs[0]), _shape(b, node.outputs[0]), _shape(b, node.inputs[1])
+    if len(x) == 5:
+        _conv_transpose_3d(b, node, x, y, ws)
+        return
     x2, y2, k2 = _as_2d(node, x), _as_2d(node, y), _as_2d(node, ws)
     s, d, pb, _ = _geo2d(convtranspose_geometry(node, x[2:], ws[2:]), len(x) - 2)
     if min(pb) < 0:
@@ -312,13 +349,51 @@ def _conv_transpose(b: _Builder, node: Node) -> None:
          [x2[0], *geom, *_act(node), CONV_TRANSPOSE, 0, NONE_OFF, 1])
 
 
+def _conv_transpose_3d(b: _Builder, node: Node, x: list[int], y: list[int], ws: list[int]) -> None:
+    """3-D ConvTranspose: the generated C's loops (``nn.py::_conv_transpose_nd``) as NCONVT."""
+    from edgeinfer.ir.ops.nn import convtranspose_geometry
+
+    geo = convtranspose_geometry(node, x[2:], ws[2:])
+    bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
+    words = [x[0], x[1], y[1], int(node.attr("group", 1)), *x[2:], *y[2:], *ws[2:], *geo["strides"],
+             *geo["dilations"], *_words(list(geo["pads"][:3])), *_act(node)]
+    b.op(OP_NCONVT, [node.inputs[0], node.inputs[1], bias], [node.outputs[0]], words)
+
+
+def _pool_nd(b: _Builder, node: Node, x: list[int], y: list[int]) -> None:
+    """The C backend's generated pooling loops (``nn.py::_pool_nd``: 3-D inputs, integer types, Indices) as NPOOL,
+    spatial axes padded in front to three."""
+    from edgeinfer.ir.ops.nn import conv_geometry
+
+    dt = b.g.tensors[node.inputs[0]].dtype
+    is_max = node.op == "MaxPool"
+    if dt not in ("float32", *INT_DTYPES) or (not is_max and dt != "float32"):
+        raise UnsupportedModelError(f"the interpreter runs {node.op} on float32{' or integers' if is_max else ''}, "
+                                    f"not {dt}")
+    nd = len(x) - 2
+    if nd > 3:
+        raise UnsupportedModelError(f"the interpreter pools over at most 3 spatial axes, not {nd}")
+    k = [int(v) for v in node.attr("kernel_shape")]
+    geo = conv_geometry(node, x[2:], k, pool=True)
+    pad = [1] * (3 - nd)
+    zero = [0] * (3 - nd)
+    words = [int(is_max), x[0] * x[1], int(node.attr("count_include_pad", 0)), int(node.attr("storage_order", 0)),
+             *pad, *x[2:], *pad, *y[2:], *pad, *k, *pad, *geo["strides"], *pad, *geo["dilations"],
+             *zero, *geo["pads"][:nd], *zero, *geo["pads"][nd:]]
+    outs = [node.outputs[0]] + ([node.outputs[1]] if len(node.outputs) > 1 and node.outputs[1] else [])
+    b.op(OP_NPOOL, [node.inputs[0]], outs, words)
+
+
 @lowers("MaxPool", "AveragePool")
 def _pool(b: _Builder, node: Node) -> None:
     from edgeinfer.backends.c.ops.nn import _as_2d, _geo2d
     from edgeinfer.ir.ops.nn import conv_geometry
 
-    _require_f32(b, node)
     x, y = _shape(b, node.inputs[0]), _shape(b, node.outputs[0])
+    if len(x) not in (3, 4) or b.g.tensors[node.inputs[0]].dtype != "float32" or len(node.outputs) > 1:
+        _pool_nd(b, node, x, y)  # where the C backend generates loops instead of calling ei_pool.c
+        return
+    _require_f32(b, node)
     k = list(node.attr("kernel_shape"))
     nd = len(x) - 2
     x2, y2 = _as_2d(node, x), _as_2d(node, y)
@@ -364,12 +439,17 @@ def _bcast_words(shapes: list[list[int]], out: list[int]) -> list[int]:
     return [1] * pad + dims + [w for st in sts for w in [0] * pad + st]
 
 
-@lowers("Add", "Sub", "Mul", "Div")
+@lowers("Add", "Sub", "Mul", "Div", "Pow")
 def _binary(b: _Builder, node: Node) -> None:
     if node.name in b.g.metadata.get("accumulate", {}).values():
         return  # the planner made the conv before it add its result into the other operand's buffer
-    _require_f32(b, node)
-    kind = ["Add", "Sub", "Mul", "Div"].index(node.op)
+    dts = [b.g.tensors[t].dtype for t in (*node.inputs, node.outputs[0])]
+    ok = dts[2] in ("float32", *INT_DTYPES) and dts[0] == dts[2] and (
+        dts[1] == dts[2] if node.op != "Pow" else dts[1] in ("float32", "float64", *INT_DTYPES))
+    if not ok:
+        raise UnsupportedModelError(f"the interpreter runs {node.op} on float32 or integer tensors of one type "
+                                    f"(any numeric exponent for Pow), not {' and '.join(dts[:2])} -> {dts[2]}")
+    kind = ["Add", "Sub", "Mul", "Div", "Pow"].index(node.op)
     words = _bcast_words([_shape(b, t) for t in node.inputs], _shape(b, node.outputs[0]))
     b.op(OP_BINARY, list(node.inputs), [node.outputs[0]], [kind, *words])
 
@@ -389,15 +469,38 @@ def _batchnorm(b: _Builder, node: Node) -> None:
          [x[0], x[1] if len(x) > 1 else 1, int(np.prod(x[2:]))])
 
 
-@lowers("Relu", "Sigmoid", "Tanh", "Clip")
+UNARY_KINDS = ["Relu", "Sigmoid", "Tanh", "Clip", "Exp", "Sqrt", "Erf", "LeakyRelu", "HardSigmoid", "HardSwish"]
+
+
+@lowers(*UNARY_KINDS)
 def _unary(b: _Builder, node: Node) -> None:
-    _require_f32(b, node)
-    kind = ["Relu", "Sigmoid", "Tanh", "Clip"].index(node.op)
+    kind = UNARY_KINDS.index(node.op)
     lo, hi = node.attr("min"), node.attr("max")
-    if node.op == "Clip" and len(node.inputs) > 1:
+    if node.op == "Clip" and len(node.inputs) > 1 and any(node.inputs[1:]):
         raise UnsupportedModelError("the interpreter's Clip takes its bounds as attributes")
+    dt = b.g.tensors[node.inputs[0]].dtype
+    if node.op == "Clip" and dt in INT_DTYPES + ("bool",):
+        # compared in the element type; a bound beyond the type's range clamps nothing, as the IR's np.clip
+        info = np.iinfo(np.uint8 if dt == "bool" else np.dtype(dt))
+        lo_i = int(info.min) if lo is None else int(np.clip(int(lo), info.min, info.max))
+        hi_i = int(info.max) if hi is None else int(np.clip(int(hi), info.min, info.max))
+        b.op(OP_UNARY, [node.inputs[0]], [node.outputs[0]], [kind, *_i64w(lo_i), *_i64w(hi_i)])
+        return
+    _require_f32(b, node)
+    if node.op == "LeakyRelu":
+        lo, hi = node.attr("alpha", 0.01), 0.0
+    elif node.op == "HardSigmoid":
+        lo, hi = node.attr("alpha", 0.2), node.attr("beta", 0.5)
+    elif node.op != "Clip":
+        lo = hi = None
     b.op(OP_UNARY, [node.inputs[0]], [node.outputs[0]],
          [kind, f32w(-np.inf if lo is None else lo), f32w(np.inf if hi is None else hi)])
+
+
+def _i64w(v: int) -> list[int]:
+    """An int64 as two uint32 words, low first."""
+    u = int(v) & 0xFFFFFFFFFFFFFFFF
+    return [u & 0xFFFFFFFF, u >> 32]
 
 
 @lowers("Identity", "Dropout", "Reshape", "Flatten", "Squeeze", "Unsqueeze")
@@ -416,8 +519,8 @@ def _softmax(b: _Builder, node: Node) -> None:
 
 @lowers("ArgMax")
 def _argmax(b: _Builder, node: Node) -> None:
-    if b.g.tensors[node.inputs[0]].dtype != "float32":
-        raise UnsupportedModelError("the interpreter's ArgMax reads float32 only")
+    if b.g.tensors[node.inputs[0]].dtype not in DTYPES:
+        raise UnsupportedModelError(f"the interpreter's ArgMax has no {b.g.tensors[node.inputs[0]].dtype} input")
     shp = _shape(b, node.inputs[0])
     a = node.attr("axis", 1) % len(shp)
     b.op(OP_ARGMAX, [node.inputs[0]], [node.outputs[0]],
@@ -845,6 +948,351 @@ def _qmean(b: _Builder, node: Node) -> None:
           *_words([node.attr("in_zp"), m, s, node.attr("out_zp")])])
 
 
+# ---------------------------------------------------------------- data movement (any element type)
+MOVE_DIMS = 6
+
+
+@dataclass
+class _Axis:
+    """One output axis of a MOVE: its size, destination stride and source offsets (a table, or start + i * step)."""
+
+    n: int
+    ds: int
+    table: np.ndarray | None = None
+    start: int = 0
+    step: int = 0
+
+    def values(self) -> np.ndarray:
+        return self.table if self.table is not None else self.start + np.arange(self.n, dtype=np.int64) * self.step
+
+
+def _affine(n: int, ds: int, start: int, step: int) -> _Axis:
+    return _Axis(n, ds, None, int(start), int(step))
+
+
+def _fill_bytes(value: Any, dtype: str) -> list[int]:
+    raw = np.zeros(8, np.uint8)
+    raw[:np.dtype(dtype).itemsize] = np.frombuffer(np.asarray(value).astype(dtype).tobytes(), np.uint8)
+    return [int(w) for w in raw.view("<u4")]
+
+
+def _move(b: _Builder, x: str, y: str, axes: list[_Axis], dbase: int = 0, fill: Any = None) -> None:
+    """Emit one MOVE: y[dbase + sum i_d ds_d] = x[sum T_d(i_d)] (T_d = -1: ``fill``).
+
+    Size-1 axes fold into the others and neighbours that are affine and contiguous in both tensors merge (as the
+    C backend's ``loop_nest`` collapses its loops), so a plain copy is one block; above MOVE_DIMS axes the
+    innermost pairs merge into tables."""
+    base, outside = 0, False
+    kept = []
+    for ax in axes:
+        if ax.n == 1:
+            v = int(ax.values()[0])
+            outside |= v < 0
+            base += max(v, 0)
+        else:
+            kept.append(ax)
+    if not kept:
+        kept = [_affine(1, 1, 0, 0)]
+    first = kept[0]
+    if outside:
+        kept[0] = _Axis(first.n, first.ds, np.full(first.n, -1, np.int64))
+    elif first.table is not None:
+        kept[0] = _Axis(first.n, first.ds, np.where(first.table >= 0, first.table + base, -1))
+    else:
+        kept[0] = _affine(first.n, first.ds, first.start + base, first.step)
+    i = len(kept) - 1
+    while i > 0:
+        a, c = kept[i - 1], kept[i]
+        if a.table is None and c.table is None and a.ds == c.ds * c.n and a.step == c.step * c.n:
+            kept[i - 1:i + 1] = [_affine(a.n * c.n, c.ds, a.start + c.start, c.step)]
+        i -= 1
+    while len(kept) > MOVE_DIMS:
+        j = next((j for j in range(len(kept) - 1, 0, -1) if kept[j - 1].ds == kept[j].ds * kept[j].n), None)
+        if j is None:
+            raise UnsupportedModelError(f"the interpreter moves data over at most {MOVE_DIMS} axes")
+        a, c = kept[j - 1], kept[j]
+        va, vc = a.values(), c.values()
+        tab = np.where((va[:, None] < 0) | (vc[None, :] < 0), -1, va[:, None] + vc[None, :]).reshape(-1)
+        kept[j - 1:j + 1] = [_Axis(a.n * c.n, c.ds, tab)]
+    pad = MOVE_DIMS - len(kept)
+    tabs = [NONE_OFF if ax.table is None else _i32(b, ax.table) for ax in kept]
+    dt = b.g.tensors[x].dtype
+    words = [len(kept), int(fill is not None), *(_fill_bytes(fill, dt) if fill is not None else [0, 0]), dbase,
+             *[ax.n for ax in kept], *[0] * pad, *[ax.ds for ax in kept], *[0] * pad, *tabs, *[NONE_OFF] * pad,
+             *_words([ax.start for ax in kept]), *[0] * pad, *_words([ax.step for ax in kept]), *[0] * pad]
+    b.op(OP_MOVE, [x], [y], words)
+
+
+def _strides(shape: list[int]) -> list[int]:
+    out, acc = [], 1
+    for d in reversed(shape):
+        out.append(acc)
+        acc *= d
+    return out[::-1]
+
+
+@lowers("Transpose")
+def _transpose(b: _Builder, node: Node) -> None:
+    from edgeinfer.ir.ops.shape import Transpose
+
+    shp = _shape(b, node.inputs[0])
+    perm = Transpose.perm(node, len(shp))
+    ist, out = _strides(shp), [shp[p] for p in perm]
+    ost = _strides(out)
+    _move(b, node.inputs[0], node.outputs[0], [_affine(out[d], ost[d], 0, ist[p]) for d, p in enumerate(perm)])
+
+
+@lowers("Concat")
+def _concat(b: _Builder, node: Node) -> None:
+    """One MOVE per input, each into its slab of y."""
+    out = _shape(b, node.outputs[0])
+    a = node.attr("axis") % len(out)
+    ost, off = _strides(out), 0
+    for name in node.inputs:
+        shp = _shape(b, name)
+        if not int(np.prod(shp)):
+            continue
+        ist = _strides(shp)
+        _move(b, name, node.outputs[0], [_affine(n, ost[d], 0, ist[d]) for d, n in enumerate(shp)], off * ost[a])
+        off += shp[a]
+
+
+@lowers("Split")
+def _split_op(b: _Builder, node: Node) -> None:
+    """One MOVE per output, each from its slab of x."""
+    from edgeinfer.ir.ops.shape import Split
+
+    shp = _shape(b, node.inputs[0])
+    a = node.attr("axis", 0) % len(shp)
+    ist, off = _strides(shp), 0
+    for name, size in zip(node.outputs, Split.sizes(node, shp[a]), strict=True):
+        if size and name:
+            out = _shape(b, name)
+            ost = _strides(out)
+            _move(b, node.inputs[0], name,
+                  [_affine(n, ost[d], off * ist[a] if d == a else 0, ist[d]) for d, n in enumerate(out)])
+        off += size
+
+
+@lowers("Slice")
+def _slice(b: _Builder, node: Node) -> None:
+    from edgeinfer.ir.ops.shape import slice_indices
+
+    shp = _shape(b, node.inputs[0])
+    ist, out = _strides(shp), _shape(b, node.outputs[0])
+    ost = _strides(out)
+    axes = []
+    for d, ix in enumerate(slice_indices(node, shp)):
+        if ix is None:
+            axes.append(_affine(out[d], ost[d], 0, ist[d]))
+        else:
+            step = ix[1] - ix[0] if len(ix) > 1 else 1
+            axes.append(_affine(out[d], ost[d], ix[0] * ist[d], step * ist[d]))
+    _move(b, node.inputs[0], node.outputs[0], axes)
+
+
+@lowers("Pad")
+def _pad(b: _Builder, node: Node) -> None:
+    """Per output axis, the source index of every position (-1 outside the input: the constant). Constant mode
+    shifts by the begin pad (negative pads crop); reflect / edge / wrap take their indices from the IR reference
+    run on an index grid. Every mode is separable per axis; the tables are checked against the full reference."""
+    from edgeinfer.ir.ops.shape import Pad, pad_widths
+
+    shp, out = _shape(b, node.inputs[0]), _shape(b, node.outputs[0])
+    ist, ost = _strides(shp), _strides(out)
+    mode = node.attr("mode", "constant")
+    grid = np.arange(int(np.prod(shp)), dtype=np.int64).reshape(shp)
+    axes = []
+    if mode == "constant":
+        for d, (pb, _) in enumerate(pad_widths(node, len(shp))):
+            src = np.arange(out[d], dtype=np.int64) - pb
+            axes.append(_Axis(out[d], ost[d], np.where((src >= 0) & (src < shp[d]), src * ist[d], -1)))
+        probe = Pad.reference(Node(node.op, node.inputs, node.outputs, {**node.attrs, "value": -1}, node.name),
+                              grid)[0]
+    else:
+        probe = Pad.reference(node, grid)[0]
+        for d in range(len(shp)):
+            line = probe[tuple(slice(None) if j == d else 0 for j in range(len(shp)))]  # other axes at 0
+            axes.append(_Axis(out[d], ost[d], np.unravel_index(line, shp)[d].astype(np.int64) * ist[d]))
+    total = np.zeros(out, np.int64)
+    for d, ax in enumerate(axes):
+        shape = [1] * len(out)
+        shape[d] = out[d]
+        tab = ax.table.reshape(shape)
+        total = np.where((total < 0) | (tab < 0), -1, total + tab)
+    if not np.array_equal(total, probe):
+        raise UnsupportedModelError(f"Pad node {node.name!r}: the index map is not separable per axis")
+    _move(b, node.inputs[0], node.outputs[0], axes, fill=node.attr("value", 0.0) if mode == "constant" else None)
+
+
+@lowers("Gather")
+def _gather(b: _Builder, node: Node) -> None:
+    """Constant indices: a MOVE (validated at load); run-time indices: GATHER."""
+    shp = _shape(b, node.inputs[0])
+    a = node.attr("axis", 0) % len(shp)
+    outer, n_axis, inner = int(np.prod(shp[:a])), shp[a], int(np.prod(shp[a + 1:]))
+    ind = b.g.const(node.inputs[1])
+    if ind is not None:
+        k = np.asarray(ind, np.int64).reshape(-1)
+        k = np.where(k < 0, k + n_axis, k)
+        if k.size and (k.min() < 0 or k.max() >= n_axis):
+            raise UnsupportedModelError(f"Gather node {node.name!r}: an index is outside the axis of {n_axis}")
+        _move(b, node.inputs[0], node.outputs[0],
+              [_affine(outer, k.size * inner, 0, n_axis * inner), _Axis(k.size, inner, k * inner),
+               _affine(inner, 1, 0, 1)])
+        return
+    if b.g.tensors[node.inputs[1]].dtype not in ("int32", "int64"):
+        raise UnsupportedModelError(f"Gather node {node.name!r}: indices must be int32 or int64")
+    b.op(OP_GATHER, [node.inputs[0], node.inputs[1]], [node.outputs[0]],
+         [outer, n_axis, inner, int(np.prod(_shape(b, node.inputs[1])))])
+
+
+@lowers("Resize")
+def _resize(b: _Builder, node: Node) -> None:
+    """nearest: a MOVE with the C backend's per-axis source tables (any element type); linear / cubic (float32):
+    RESIZE with its per-axis (offset, weight) taps."""
+    from edgeinfer.ir.ops.shape import resize_source_index, resize_taps
+
+    shp, out = _shape(b, node.inputs[0]), _shape(b, node.outputs[0])
+    ist, ost = _strides(shp), _strides(out)
+    if node.attr("mode", "nearest") == "nearest":
+        _move(b, node.inputs[0], node.outputs[0],
+              [_Axis(out[d], ost[d], (resize_source_index(node, d, shp[d], out[d]) * ist[d]).astype(np.int64))
+               for d in range(len(shp))])
+        return
+    _require_f32(b, node)
+    if len(out) > MOVE_DIMS:
+        raise UnsupportedModelError(f"the interpreter resizes at most {MOVE_DIMS} axes")
+    taps, srcs, ws, masks = [], [], [], []
+    for d in range(len(shp)):
+        t = resize_taps(node, d, shp[d], out[d])
+        if t is None:  # unchanged axis: one tap of weight 1 (exact), as the generated C's direct index
+            src, w, extra = np.arange(out[d])[:, None], np.ones((out[d], 1)), np.zeros(out[d], bool)
+        else:
+            src, w, extra = t
+        taps.append(src.shape[1])
+        srcs.append(_i32(b, (src * ist[d]).reshape(-1)))
+        ws.append(b.add_data(w.reshape(-1).astype(np.float32)))
+        masks.append(b.add_data(extra.astype(np.uint8)) if extra.any() else NONE_OFF)
+    pad = MOVE_DIMS - len(out)
+    words = [len(out), f32w(float(node.attr("extrapolation_value", 0.0))), 0, *out, *[1] * pad, *taps, *[1] * pad,
+             *srcs, *[NONE_OFF] * pad, *ws, *[NONE_OFF] * pad, *masks, *[NONE_OFF] * pad]
+    b.op(OP_RESIZE, [node.inputs[0]], [node.outputs[0]], words)
+
+
+@lowers("ReduceSum", "ReduceMean", "ReduceMax")
+def _reduce(b: _Builder, node: Node) -> None:
+    """x traversed in row-major order, folded into y[sum i_d ostr_d], as the C backend's loop nest."""
+    from edgeinfer.ir.ops.vector_math import reduce_axes
+
+    dt = b.g.tensors[node.outputs[0]].dtype
+    if not (dt == "float32" or (dt in (*INT_DTYPES, "bool") and node.op != "ReduceMean")):
+        raise UnsupportedModelError(f"the interpreter has no {node.op} for {dt}")
+    shp = _shape(b, node.inputs[0])
+    axes = reduce_axes(node, len(shp))
+    ost = _strides([1 if i in axes else d for i, d in enumerate(shp)])
+    ost = [0 if i in axes else s for i, s in enumerate(ost)]
+    dims, strides = [], []
+    for d, st in zip(shp, ost, strict=True):  # drop size-1 axes, merge neighbours reduced (or kept) alike
+        if d == 1:
+            continue
+        if dims and (strides[-1] == 0) == (st == 0) and (st == 0 or strides[-1] == st * d):
+            dims[-1], strides[-1] = dims[-1] * d, st
+        else:
+            dims.append(d)
+            strides.append(st)
+    if len(dims) > MOVE_DIMS:
+        raise UnsupportedModelError(f"the interpreter reduces over at most {MOVE_DIMS} alternating axes")
+    dims, strides = dims or [1], strides or [0]
+    pad = MOVE_DIMS - len(dims)
+    cnt = int(np.prod([shp[i] for i in axes])) if node.op == "ReduceMean" and axes else 1
+    b.op(OP_REDUCE, [node.inputs[0]], [node.outputs[0]],
+         [["ReduceSum", "ReduceMean", "ReduceMax"].index(node.op), len(dims), f32w(cnt), *dims, *[1] * pad,
+          *strides, *[0] * pad])
+
+
+@lowers("LogSoftmax")
+def _logsoftmax(b: _Builder, node: Node) -> None:
+    _require_f32(b, node)
+    shp = _shape(b, node.inputs[0])
+    a = node.attr("axis", -1) % len(shp)
+    b.op(OP_LOGSOFTMAX, [node.inputs[0]], [node.outputs[0]],
+         [int(np.prod(shp[:a])), shp[a], int(np.prod(shp[a + 1:]))])
+
+
+# ---------------------------------------------------------------- fixed-point classical ops (integer only)
+FX_LABEL_MODES = {"argmax": 0, "positive": 1, "nonnegative": 2}
+FX_ACTS = {"relu": 0, "identity": 1, "tanh": 2, "logistic": 3}
+
+
+def _fx_input(b: _Builder, node: Node) -> int:
+    x = b.g.tensors[node.inputs[0]]
+    if x.dtype not in ("int8", "int16"):
+        raise UnsupportedModelError(f"{node.op} node {node.name!r}: features must be int8 or int16, not {x.dtype}")
+    return _shape(b, node.inputs[0])[-1]
+
+
+@lowers("FxTreeEnsemble")
+def _fx_trees(b: _Builder, node: Node) -> None:
+    """Branch records {threshold, feature, left, right} (int32) renumbered in pre-order per tree, so that every
+    child follows its parent (what load checks, and why every walk ends); leaves referenced as -1 - row."""
+    n_features = _fx_input(b, node)
+    feat = np.asarray(node.attr("feature"), np.int64)
+    thr = np.asarray(node.attr("threshold"), np.int64)
+    left, right = np.asarray(node.attr("left"), np.int64), np.asarray(node.attr("right"), np.int64)
+    leaves = np.asarray(node.attr("leaf_values"), np.int64)
+    recs: list[tuple[int, int, int, int]] = []
+    new: dict[int, int] = {}  # IR node -> branch record
+
+    def ref(i: int) -> int:
+        return -1 - int(left[i]) if feat[i] < 0 else new[i]
+
+    roots = []
+    for r in np.asarray(node.attr("roots"), np.int64):
+        order, stack = [], [int(r)]
+        while stack:  # pre-order over the branches of one tree: a child is numbered after its parent
+            i = stack.pop()
+            if feat[i] < 0:
+                continue
+            if i in new:
+                raise UnsupportedModelError(f"FxTreeEnsemble node {node.name!r}: a branch is shared between paths")
+            new[i] = len(recs) + len(order)
+            order.append(i)
+            stack += [int(right[i]), int(left[i])]
+        recs += [(int(np.clip(thr[i], -2 ** 31, 2 ** 31 - 1)), int(feat[i]), ref(int(left[i])), ref(int(right[i])))
+                 for i in order]
+        roots.append(ref(int(r)))
+    br = np.array(recs or [(0, 0, -1, -1)], dtype=np.int32).reshape(-1, 4)
+    mode = node.attr("label_mode", "argmax")
+    words = [n_features, leaves.shape[1], len(roots), len(recs), leaves.shape[0], FX_LABEL_MODES[mode],
+             b.add_data(br), _i32(b, roots), b.add_data(leaves.astype(np.int16)),
+             _i32(b, np.asarray(node.attr("base"), np.int64))]
+    b.op(OP_FXTREES, [node.inputs[0]], list(node.outputs), words, 4 * leaves.shape[1])
+
+
+@lowers("FxDense")
+def _fx_dense(b: _Builder, node: Node) -> None:
+    from edgeinfer.ir.ops.fixed_point import dense_layers
+
+    _fx_input(b, node)
+    acts = list(node.attr("activations"))
+    luts = node.attr("luts") or [None] * len(acts)
+    bits = 16 if node.attr("act_dtype", "int16") == "int16" else 8
+    n_layers = dense_layers(node)
+    widths = [_shape(b, node.inputs[1 + 4 * i])[0] for i in range(n_layers)]
+    hidden = max(widths[:-1], default=0)
+    words = [n_layers, bits, FX_LABEL_MODES[node.attr("label_mode", "argmax")], hidden]
+    for i, act in enumerate(acts):
+        w, bias, mult, shift = (b.g.const(t) for t in node.inputs[1 + 4 * i:5 + 4 * i])
+        wb = 16 if w.dtype == np.int16 else 8
+        lut = NONE_OFF
+        if act in ("tanh", "logistic") and i < len(acts) - 1:
+            lut = b.add_data(np.asarray(luts[i]).astype(np.int16 if bits == 16 else np.int8))
+        words += [w.shape[1], w.shape[0], FX_ACTS[act], wb, b.add_data(np.asarray(w)),
+                  b.add_data(np.asarray(bias, np.int64)), _i32(b, mult), _i32(b, shift), lut]
+    b.op(OP_FXDENSE, [node.inputs[0]], list(node.outputs), words, 4 * (2 * hidden + widths[-1]))
+
+
 def supported_ops() -> list[str]:
     """IR ops the interpreter runs."""
     return sorted(LOWERINGS)
@@ -881,4 +1329,8 @@ def write_eim(graph: Graph, options: dict[str, Any] | None = None) -> EimBlob:
     b = _Builder(g, dict(options or {}))
     for node in g.nodes:
         LOWERINGS[node.op](b, node)
+    for name in g.outputs:
+        if g.tensors[name].is_const:  # a folded output (e.g. ONNX Shape): copied from the data section
+            b.op(OP_COPY, [b.const(name + "_value", np.asarray(g.tensors[name].data, g.tensors[name].dtype))],
+                 [name], [])
     return b.finish(int(g.metadata["arena_bytes"]))

@@ -29,9 +29,11 @@ RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 #: kernel library files the runtime ops call
 KERNEL_FILES = ["ei_kernels.h", "ei_nn.h", "ei_dense.c", "ei_dense_exact.c", "ei_activation.c",
                 "ei_activation_f64.c", "ei_reduce.c", "ei_conv.c", "ei_gemm.c", "ei_pool.c", "ei_int8.h",
-                "ei_conv_s8.c", "ei_fc_s8.c", "ei_pool_s8.c", "ei_elementwise_s8.c", "ei_softmax_s8.c"]
+                "ei_conv_s8.c", "ei_fc_s8.c", "ei_pool_s8.c", "ei_elementwise_s8.c", "ei_softmax_s8.c", "ei_int16.h",
+                "ei_conv_s16.c", "ei_fc_s16.c", "ei_pool_s16.c", "ei_elementwise_s16.c"]
 RUNTIME_FILES = ["ei_interp.h", "ei_interp_ops.h", "ei_interp.c", "ei_ops_nn.c", "ei_ops_classic.c",
-                 "ei_ops_certified.c", "ei_ops_int8.c", "ei_ops_all.c"]
+                 "ei_ops_certified.c", "ei_ops_int8.c", "ei_ops_layout.c", "ei_ops_tensor.c", "ei_ops_fixed.c",
+                 "ei_ops_all.c"]
 
 STATUS = ["ok", "bad argument", "truncated", "trailing bytes", "bad magic", "unsupported version",
           "checksum mismatch", "inconsistent header", "invalid tensor", "unknown op", "invalid op",
@@ -237,6 +239,15 @@ def invoke(data: bytes, inputs: list[np.ndarray], out_specs: list[tuple[tuple, n
     return LoadedModel(data, in_specs, out_specs, arena_bytes).run(inputs)
 
 
+def _sample_shape(shape: tuple | None) -> tuple:
+    """What one invoke reads or writes: the shape without its batch axis (None or 1), or the whole shape when
+    the leading axis is not a batch (an output such as ONNX Squeeze's (3, 4, 5) of a batch-1 input)."""
+    shape = tuple(shape or ())
+    if shape and shape[0] not in (None, 1):
+        return shape
+    return tuple(1 if d is None else d for d in shape[1:])
+
+
 class InterpModel(CompiledModel):
     """A Graph written as an ``.eim`` file and run by the C interpreter.
 
@@ -258,11 +269,8 @@ class InterpModel(CompiledModel):
         return self.blob.data
 
     def _out_specs(self) -> list[tuple[tuple, np.dtype]]:
-        specs = []
-        for o in self.graph.outputs:
-            t = self.graph.tensors[o]
-            specs.append((tuple(1 if d is None else d for d in (t.shape or ())[1:]), np.dtype(t.dtype)))
-        return specs
+        return [(_sample_shape(self.graph.tensors[o].shape), np.dtype(self.graph.tensors[o].dtype))
+                for o in self.graph.outputs]
 
     def loaded(self) -> LoadedModel:
         """The model loaded once into the C interpreter (kept: later calls only invoke)."""
@@ -270,7 +278,7 @@ class InterpModel(CompiledModel):
             ins = []
             for i in self.graph.inputs:
                 t = self.graph.tensors[i]
-                ins.append((tuple(1 if d is None else d for d in (t.shape or ())[1:]), np.dtype(t.dtype)))
+                ins.append((_sample_shape(t.shape), np.dtype(t.dtype)))
             self._loaded = LoadedModel(self.blob.data, ins, self._out_specs(), self.blob.arena_bytes)
         return self._loaded
 
@@ -352,7 +360,7 @@ def read_io(data: bytes) -> tuple[list[tuple[tuple, np.dtype]], list[tuple[tuple
         dtype, ndim, dims = rec[0], rec[2], rec[4:8]
         if dtype not in names or ndim > 4:
             raise ModelFileError("corrupt .eim model file (tensor table)")
-        shape = tuple(dims[1:ndim])
+        shape = tuple(dims[1:ndim]) if dims[0] == 1 else tuple(dims[:ndim])
         specs.append((shape, np.dtype(names[dtype])))
     return specs[:n_in], specs[n_in:]
 

@@ -1,7 +1,7 @@
 /* ei_interp.c: loading (validation) and invocation of .eim models (see ei_interp.h). */
 #include "ei_interp_ops.h"
 
-static const uint8_t ei_dtype_size[EI_DT_COUNT] = {4, 8, 4, 2, 1, 1};
+const uint8_t ei_dtype_size[EI_DT_COUNT] = {4, 8, 4, 2, 1, 1, 8, 2, 4, 1};
 
 uint32_t ei_crc32(const uint8_t *p, size_t n)
 {

@@ -44,7 +44,7 @@ typedef enum {
 } ei_status_t;
 
 typedef enum { EI_DT_F32 = 0, EI_DT_F64 = 1, EI_DT_I32 = 2, EI_DT_I16 = 3, EI_DT_I8 = 4, EI_DT_U8 = 5,
-               EI_DT_COUNT } ei_dtype_t;
+               EI_DT_I64 = 6, EI_DT_U16 = 7, EI_DT_U32 = 8, EI_DT_BOOL = 9, EI_DT_COUNT } ei_dtype_t;
 typedef enum { EI_TK_ARENA = 0, EI_TK_CONST = 1, EI_TK_INPUT = 2, EI_TK_OUTPUT = 3 } ei_tensor_kind_t;
 
 #define EI_MAX_DIMS 4

@@ -13,10 +13,48 @@ enum {
   EI_OP_UNARY = 6, EI_OP_SOFTMAX = 7, EI_OP_COPY = 8, EI_OP_ARGMAX = 9, EI_OP_SCALER = 10,
   EI_OP_STACK = 11, EI_OP_TREES = 12, EI_OP_AFFINE = 13, EI_OP_NB = 14, EI_OP_CENTROID = 15, EI_OP_SVM = 16,
   EI_OP_QCONV = 17, EI_OP_QFC = 18, EI_OP_QPOOL = 19, EI_OP_QBINARY = 20, EI_OP_QSOFTMAX = 21, EI_OP_QACT = 22,
-  EI_OP_QQUANTIZE = 23, EI_OP_QDEQUANTIZE = 24, EI_OP_QREQUANTIZE = 25, EI_OP_QMEAN = 26
+  EI_OP_QQUANTIZE = 23, EI_OP_QDEQUANTIZE = 24, EI_OP_QREQUANTIZE = 25, EI_OP_QMEAN = 26, EI_OP_MOVE = 27,
+  EI_OP_GATHER = 28, EI_OP_RESIZE = 29, EI_OP_REDUCE = 30, EI_OP_LOGSOFTMAX = 31, EI_OP_NPOOL = 32, EI_OP_NCONVT = 33,
+  EI_OP_MATMUL = 34, EI_OP_GEMM = 35, EI_OP_FXTREES = 36, EI_OP_FXDENSE = 37
 };
 
 #define EI_NONE_OFF 0xFFFFFFFFu
+
+/* Bytes per element of each dtype (ei_interp.c). */
+extern const uint8_t ei_dtype_size[EI_DT_COUNT];
+
+/* ---- element access by dtype, for the ops that run on any element type (layout ops, integer arithmetic).
+ * Integers load widened to int64 (signed types sign-extended, unsigned ones zero-extended) and store
+ * truncated to their width, as the generated C's casts do. */
+static inline int64_t ei_ld_int(const void *p, uint32_t dt, uint32_t i)
+{
+  switch (dt) {
+  case EI_DT_I8: return ((const int8_t *)p)[i];
+  case EI_DT_U8: case EI_DT_BOOL: return ((const uint8_t *)p)[i];
+  case EI_DT_I16: return ((const int16_t *)p)[i];
+  case EI_DT_U16: return ((const uint16_t *)p)[i];
+  case EI_DT_I32: return ((const int32_t *)p)[i];
+  case EI_DT_U32: return (int64_t)((const uint32_t *)p)[i];
+  case EI_DT_I64: return ((const int64_t *)p)[i];
+  default: return 0; /* float types never take this path (prepare checks the dtype) */
+  }
+}
+
+static inline void ei_st_int(void *p, uint32_t dt, uint32_t i, int64_t v)
+{
+  /* through the unsigned type: the wrap is defined, and equals the signed cast of gcc / clang / armcc */
+  switch (dt) {
+  case EI_DT_I8: case EI_DT_U8: case EI_DT_BOOL: ((uint8_t *)p)[i] = (uint8_t)(uint64_t)v; break;
+  case EI_DT_I16: case EI_DT_U16: ((uint16_t *)p)[i] = (uint16_t)(uint64_t)v; break;
+  case EI_DT_I32: case EI_DT_U32: ((uint32_t *)p)[i] = (uint32_t)(uint64_t)v; break;
+  default: ((uint64_t *)p)[i] = (uint64_t)v; break;
+  }
+}
+
+static inline int ei_is_int_dtype(uint32_t dt)
+{
+  return dt != EI_DT_F32 && dt != EI_DT_F64 && dt < EI_DT_COUNT;
+}
 
 /* ---- used by prepare (checked) ---- */
 /* Tensor in slot s of op (NULL if the slot is empty or absent); dtype and element count checked
@@ -111,6 +149,29 @@ void ei_eval_qrequantize(const ei_model_t *m, const ei_op_rec_t *op, const void 
 ei_status_t ei_prepare_qmean(const ei_model_t *m, const ei_op_rec_t *op);
 void ei_eval_qmean(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
 
+ei_status_t ei_prepare_move(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_move(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_gather(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_gather(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_resize(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_resize(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_reduce(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_reduce(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_logsoftmax(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_logsoftmax(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_npool(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_npool(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_nconvt(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_nconvt(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_matmul(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_matmul(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_gemm(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_gemm(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_fxtrees(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_fxtrees(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_fxdense(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_fxdense(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+
 #define EI_REG_DENSE {EI_OP_DENSE, ei_prepare_dense, ei_eval_dense}
 #define EI_REG_CONV {EI_OP_CONV, ei_prepare_conv, ei_eval_conv}
 #define EI_REG_POOL {EI_OP_POOL, ei_prepare_pool, ei_eval_pool}
@@ -137,5 +198,16 @@ void ei_eval_qmean(const ei_model_t *m, const ei_op_rec_t *op, const void *const
 #define EI_REG_QDEQUANTIZE {EI_OP_QDEQUANTIZE, ei_prepare_qdequantize, ei_eval_qdequantize}
 #define EI_REG_QREQUANTIZE {EI_OP_QREQUANTIZE, ei_prepare_qrequantize, ei_eval_qrequantize}
 #define EI_REG_QMEAN {EI_OP_QMEAN, ei_prepare_qmean, ei_eval_qmean}
+#define EI_REG_MOVE {EI_OP_MOVE, ei_prepare_move, ei_eval_move}
+#define EI_REG_GATHER {EI_OP_GATHER, ei_prepare_gather, ei_eval_gather}
+#define EI_REG_RESIZE {EI_OP_RESIZE, ei_prepare_resize, ei_eval_resize}
+#define EI_REG_REDUCE {EI_OP_REDUCE, ei_prepare_reduce, ei_eval_reduce}
+#define EI_REG_LOGSOFTMAX {EI_OP_LOGSOFTMAX, ei_prepare_logsoftmax, ei_eval_logsoftmax}
+#define EI_REG_NPOOL {EI_OP_NPOOL, ei_prepare_npool, ei_eval_npool}
+#define EI_REG_NCONVT {EI_OP_NCONVT, ei_prepare_nconvt, ei_eval_nconvt}
+#define EI_REG_MATMUL {EI_OP_MATMUL, ei_prepare_matmul, ei_eval_matmul}
+#define EI_REG_GEMM {EI_OP_GEMM, ei_prepare_gemm, ei_eval_gemm}
+#define EI_REG_FXTREES {EI_OP_FXTREES, ei_prepare_fxtrees, ei_eval_fxtrees}
+#define EI_REG_FXDENSE {EI_OP_FXDENSE, ei_prepare_fxdense, ei_eval_fxdense}
 
 #endif /* EI_INTERP_OPS_H */

@@ -1,24 +1,24 @@
-/* ei_ops_int8.c: int8 ops of the TFLite integer scheme, calling the kernel library's ei_*_s8.c
- * kernels (ei_int8.h) with the multipliers, shifts and index tables the C backend computes
- * (backends/c/ops/quantized.py), so outputs are the generated C's bytes (and TFLite Micro's).
+/* ei_ops_int8.c: integer ops of the TFLite scheme, calling the kernel library's ei_*_s8.c kernels
+ * (ei_int8.h) and, where activations are int16 (the 16x8 scheme: int8 weights, int64 biases), the
+ * ei_*_s16.c ones (ei_int16.h), with the multipliers, shifts and index tables the C backend computes
+ * (backends/c/ops/quantized.py), so outputs are the generated C's bytes (and TFLite Micro's). The
+ * activation dtype comes from the tensor records: the same op codes run both schemes.
  *
  * prepare bounds everything the kernels read and keeps their integer arithmetic defined: zero
- * points and clamp bounds in int8 range, shifts in [-31, 31], multipliers non-negative, int32
- * accumulators that cannot overflow (bias magnitude and window size bounded). */
+ * points and clamp bounds in the activation type's range, shifts in [-31, 31] ([-47, 14] for the
+ * 16x8 kernels' int64 requantization), multipliers non-negative, accumulators that cannot overflow
+ * (bias magnitude and window size bounded). */
 #include "ei_interp_ops.h"
 #include "ei_int8.h"
+#include "ei_int16.h"
 
 #define EI_Q_GEOM_MAX 32767
 #define EI_Q_ACC_MAX 0x3FFFFFFF /* accumulator bound: |bias| and |sum of products| each below it */
+#define EI_Q16_ACC_MAX ((int64_t)1 << 46) /* 16x8: int64 accumulators, |acc| * 2^15 must stay below 2^62 */
 
 static int ei_q8_(int32_t v)
 {
   return v >= -128 && v <= 127;
-}
-
-static int ei_qrange_(int32_t lo, int32_t hi)
-{
-  return ei_q8_(lo) && ei_q8_(hi) && lo <= hi;
 }
 
 static int ei_qmult_(int32_t mult, int32_t shift)
@@ -26,8 +26,26 @@ static int ei_qmult_(int32_t mult, int32_t shift)
   return mult >= 0 && shift >= -31 && shift <= 31;
 }
 
-/* n multipliers and shifts at data offsets mo, so, each valid */
-static int ei_qmults_(const ei_model_t *m, uint32_t mo, uint32_t so, uint32_t n)
+/* the activation type of a tensor (int8 or int16; -1 otherwise) and range checks in it */
+static int ei_qdt_(const ei_model_t *m, const ei_op_rec_t *op, uint32_t slot)
+{
+  const ei_tensor_rec_t *t = ei_check_tensor(m, op, slot, -1, 0);
+  return t && (t->dtype == EI_DT_I8 || t->dtype == EI_DT_I16) ? (int)t->dtype : -1;
+}
+
+static int ei_qv_(int dt, int32_t v)
+{
+  return dt == EI_DT_I16 ? v >= -32768 && v <= 32767 : ei_q8_(v);
+}
+
+static int ei_qrange_dt_(int dt, int32_t lo, int32_t hi)
+{
+  return ei_qv_(dt, lo) && ei_qv_(dt, hi) && lo <= hi;
+}
+
+/* n multipliers and shifts at data offsets mo, so, each valid (for the int32 requantization, or with wide
+ * for the 16x8 kernels' int64 one, whose rounding shift is 15 - shift) */
+static int ei_qmults_(const ei_model_t *m, uint32_t mo, uint32_t so, uint32_t n, int wide)
 {
   const int32_t *mu, *sh;
   uint32_t i;
@@ -35,23 +53,27 @@ static int ei_qmults_(const ei_model_t *m, uint32_t mo, uint32_t so, uint32_t n)
   mu = (const int32_t *)ei_data_at(m, mo);
   sh = (const int32_t *)ei_data_at(m, so);
   for (i = 0; i < n; ++i) {
-    if (!ei_qmult_(mu[i], sh[i])) return 0;
+    if (wide ? (mu[i] < 0 || sh[i] < -47 || sh[i] > 14) : !ei_qmult_(mu[i], sh[i])) return 0;
   }
   return 1;
 }
 
-/* an optional int32 bias of n values, each within the accumulator bound */
-static int ei_qbias_ok_(const ei_model_t *m, const ei_op_rec_t *op, uint32_t slot, uint32_t n)
+/* an optional bias of n values (int32; int64 for the 16x8 kernels), each within the accumulator bound */
+static int ei_qbias_ok_(const ei_model_t *m, const ei_op_rec_t *op, uint32_t slot, uint32_t n, int dt)
 {
   const ei_tensor_rec_t *t;
-  const int32_t *b;
   uint32_t i;
   if (op->t[slot] == EI_NO_TENSOR) return 1;
-  t = ei_check_tensor(m, op, slot, EI_DT_I32, n);
+  t = ei_check_tensor(m, op, slot, dt == EI_DT_I16 ? EI_DT_I64 : EI_DT_I32, n);
   if (!t || t->kind != EI_TK_CONST) return 0;
-  b = (const int32_t *)(const void *)(m->data + t->offset);
   for (i = 0; i < n; ++i) {
-    if (b[i] > EI_Q_ACC_MAX || b[i] < -EI_Q_ACC_MAX) return 0;
+    if (dt == EI_DT_I16) {
+      const int64_t b = ((const int64_t *)(const void *)(m->data + t->offset))[i];
+      if (b > EI_Q16_ACC_MAX || b < -EI_Q16_ACC_MAX) return 0;
+    } else {
+      const int32_t b = ((const int32_t *)(const void *)(m->data + t->offset))[i];
+      if (b > EI_Q_ACC_MAX || b < -EI_Q_ACC_MAX) return 0;
+    }
   }
   return 1;
 }
@@ -62,9 +84,10 @@ ei_status_t ei_prepare_qconv(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
   const int32_t *g = (const int32_t *)(const void *)(a + 1);
+  const int dt = ei_qdt_(m, op, 0);
   uint32_t i;
   uint64_t x, y, w, win;
-  if (op->attr_words != 3u + EI_QC_NGEOM || op->n_in != 3 || op->n_out != 1 || a[0] > 1) {
+  if (op->attr_words != 3u + EI_QC_NGEOM || op->n_in != 3 || op->n_out != 1 || a[0] > 1 || dt < 0) {
     return EI_ERR_OP_INVALID;
   }
   for (i = 0; i < EI_QC_NGEOM; ++i) {
@@ -72,7 +95,8 @@ ei_status_t ei_prepare_qconv(const ei_model_t *m, const ei_op_rec_t *op)
     if (i >= EI_QC_IN_ZP && i <= EI_QC_ACT_MAX) continue;
     if (g[i] < lo || g[i] > EI_Q_GEOM_MAX) return EI_ERR_OP_INVALID;
   }
-  if (!ei_q8_(g[EI_QC_IN_ZP]) || !ei_q8_(g[EI_QC_OUT_ZP]) || !ei_qrange_(g[EI_QC_ACT_MIN], g[EI_QC_ACT_MAX])) {
+  if (!ei_qv_(dt, g[EI_QC_IN_ZP]) || !ei_qv_(dt, g[EI_QC_OUT_ZP]) ||
+      !ei_qrange_dt_(dt, g[EI_QC_ACT_MIN], g[EI_QC_ACT_MAX])) {
     return EI_ERR_OP_INVALID;
   }
   x = (uint64_t)g[EI_QC_H] * (uint64_t)g[EI_QC_W] * (uint64_t)g[EI_QC_CIN];
@@ -86,10 +110,11 @@ ei_status_t ei_prepare_qconv(const ei_model_t *m, const ei_op_rec_t *op)
     win = (uint64_t)g[EI_QC_KH] * (uint64_t)g[EI_QC_KW] * (uint64_t)(g[EI_QC_CIN] / g[EI_QC_GROUPS]);
     w = win * (uint64_t)g[EI_QC_COUT];
   }
-  if (x > 0x7FFFFFFFu || y > 0x7FFFFFFFu || w > 0x7FFFFFFFu || win * 255u * 128u > (uint64_t)EI_Q_ACC_MAX ||
-      !ei_check_tensor(m, op, 0, EI_DT_I8, (uint32_t)x) || !ei_check_tensor(m, op, 1, EI_DT_I8, (uint32_t)w) ||
-      !ei_check_tensor(m, op, 3, EI_DT_I8, (uint32_t)y) || !ei_qbias_ok_(m, op, 2, (uint32_t)g[EI_QC_COUT]) ||
-      !ei_qmults_(m, a[1 + EI_QC_NGEOM], a[2 + EI_QC_NGEOM], (uint32_t)g[EI_QC_COUT])) {
+  if (x > 0x7FFFFFFFu || y > 0x7FFFFFFFu || w > 0x7FFFFFFFu ||
+      (dt == EI_DT_I16 ? win * 65535u * 128u > (uint64_t)EI_Q16_ACC_MAX : win * 255u * 128u > (uint64_t)EI_Q_ACC_MAX) ||
+      !ei_check_tensor(m, op, 0, dt, (uint32_t)x) || !ei_check_tensor(m, op, 1, EI_DT_I8, (uint32_t)w) ||
+      !ei_check_tensor(m, op, 3, dt, (uint32_t)y) || !ei_qbias_ok_(m, op, 2, (uint32_t)g[EI_QC_COUT], dt) ||
+      !ei_qmults_(m, a[1 + EI_QC_NGEOM], a[2 + EI_QC_NGEOM], (uint32_t)g[EI_QC_COUT], dt == EI_DT_I16)) {
     return EI_ERR_OP_INVALID;
   }
   return EI_OK;
@@ -101,11 +126,17 @@ void ei_eval_qconv(const ei_model_t *m, const ei_op_rec_t *op, const void *const
   const int32_t *g = (const int32_t *)(const void *)(a + 1);
   const int32_t *mult = (const int32_t *)ei_data_at(m, a[1 + EI_QC_NGEOM]);
   const int32_t *shift = (const int32_t *)ei_data_at(m, a[2 + EI_QC_NGEOM]);
-  const int8_t *x = (const int8_t *)ei_slot(m, op, 0, in, out), *w = (const int8_t *)ei_slot(m, op, 1, in, out);
-  const int32_t *b = (const int32_t *)ei_slot(m, op, 2, in, out);
-  int8_t *y = (int8_t *)ei_slot(m, op, 3, in, out);
-  if (a[0]) ei_depthwise_conv2d_s8(g, x, w, b, mult, shift, y);
-  else ei_conv2d_s8(g, x, w, b, mult, shift, y);
+  const void *x = ei_slot(m, op, 0, in, out), *b = ei_slot(m, op, 2, in, out);
+  const int8_t *w = (const int8_t *)ei_slot(m, op, 1, in, out);
+  void *y = ei_slot(m, op, 3, in, out);
+  if (m->tensors[op->t[0]].dtype == EI_DT_I16) {
+    if (a[0]) ei_depthwise_conv2d_s16(g, (const int16_t *)x, w, (const int64_t *)b, mult, shift, (int16_t *)y);
+    else ei_conv2d_s16(g, (const int16_t *)x, w, (const int64_t *)b, mult, shift, (int16_t *)y);
+  } else if (a[0]) {
+    ei_depthwise_conv2d_s8(g, (const int8_t *)x, w, (const int32_t *)b, mult, shift, (int8_t *)y);
+  } else {
+    ei_conv2d_s8(g, (const int8_t *)x, w, (const int32_t *)b, mult, shift, (int8_t *)y);
+  }
 }
 
 /* ---- QFC: x (rows, n_in), W (n_out, n_in), bias? -> y (rows, n_out);
@@ -114,18 +145,21 @@ ei_status_t ei_prepare_qfc(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
   const int32_t *q = (const int32_t *)(const void *)(a + 6);
+  const int dt = ei_qdt_(m, op, 0);
   uint64_t xn, wn, yn;
-  if (op->attr_words != 10 || op->n_in != 3 || op->n_out != 1 || a[0] == 0 || a[1] == 0 || a[2] == 0 ||
-      (a[3] != 1 && a[3] != a[2]) || !ei_q8_(q[0]) || !ei_q8_(q[1]) || !ei_qrange_(q[2], q[3])) {
+  if (op->attr_words != 10 || op->n_in != 3 || op->n_out != 1 || a[0] == 0 || a[1] == 0 || a[2] == 0 || dt < 0 ||
+      (a[3] != 1 && a[3] != a[2]) || !ei_qv_(dt, q[0]) || !ei_qv_(dt, q[1]) || !ei_qrange_dt_(dt, q[2], q[3])) {
     return EI_ERR_OP_INVALID;
   }
   xn = (uint64_t)a[0] * a[1];
   wn = (uint64_t)a[2] * a[1];
   yn = (uint64_t)a[0] * a[2];
-  if (xn > 0x7FFFFFFFu || wn > 0x7FFFFFFFu || yn > 0x7FFFFFFFu || (uint64_t)a[1] * 255u * 128u > EI_Q_ACC_MAX ||
-      !ei_check_tensor(m, op, 0, EI_DT_I8, (uint32_t)xn) || !ei_check_tensor(m, op, 1, EI_DT_I8, (uint32_t)wn) ||
-      !ei_check_tensor(m, op, 3, EI_DT_I8, (uint32_t)yn) || !ei_qbias_ok_(m, op, 2, a[2]) ||
-      !ei_qmults_(m, a[4], a[5], a[3])) {
+  if (xn > 0x7FFFFFFFu || wn > 0x7FFFFFFFu || yn > 0x7FFFFFFFu ||
+      (dt == EI_DT_I16 ? (uint64_t)a[1] * 65535u * 128u > (uint64_t)EI_Q16_ACC_MAX
+                       : (uint64_t)a[1] * 255u * 128u > EI_Q_ACC_MAX) ||
+      !ei_check_tensor(m, op, 0, dt, (uint32_t)xn) || !ei_check_tensor(m, op, 1, EI_DT_I8, (uint32_t)wn) ||
+      !ei_check_tensor(m, op, 3, dt, (uint32_t)yn) || !ei_qbias_ok_(m, op, 2, a[2], dt) ||
+      !ei_qmults_(m, a[4], a[5], a[3], dt == EI_DT_I16)) {
     return EI_ERR_OP_INVALID;
   }
   return EI_OK;
@@ -134,6 +168,13 @@ ei_status_t ei_prepare_qfc(const ei_model_t *m, const ei_op_rec_t *op)
 void ei_eval_qfc(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
 {
   const uint32_t *a = ei_attrs(m, op);
+  if (m->tensors[op->t[0]].dtype == EI_DT_I16) {
+    ei_fully_connected_s16((const int16_t *)ei_slot(m, op, 0, in, out), (const int8_t *)ei_slot(m, op, 1, in, out),
+                           (const int64_t *)ei_slot(m, op, 2, in, out), (const int32_t *)ei_data_at(m, a[4]),
+                           (const int32_t *)ei_data_at(m, a[5]), (int32_t)a[3], (const int32_t *)(const void *)(a + 6),
+                           (int32_t)a[0], (int32_t)a[1], (int32_t)a[2], (int16_t *)ei_slot(m, op, 3, in, out));
+    return;
+  }
   ei_fully_connected_s8((const int8_t *)ei_slot(m, op, 0, in, out), (const int8_t *)ei_slot(m, op, 1, in, out),
                         (const int32_t *)ei_slot(m, op, 2, in, out), (const int32_t *)ei_data_at(m, a[4]),
                         (const int32_t *)ei_data_at(m, a[5]), (int32_t)a[3], (const int32_t *)(const void *)(a + 6),
@@ -145,10 +186,11 @@ ei_status_t ei_prepare_qpool(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
   const int32_t *g = (const int32_t *)(const void *)(a + 1);
+  const int dt = ei_qdt_(m, op, 0);
   uint32_t i;
   uint64_t x, y;
-  if (op->attr_words != 1u + EI_QP_NGEOM || op->n_in != 1 || op->n_out != 1 || a[0] > 1 ||
-      !ei_qrange_(g[EI_QP_ACT_MIN], g[EI_QP_ACT_MAX])) {
+  if (op->attr_words != 1u + EI_QP_NGEOM || op->n_in != 1 || op->n_out != 1 || a[0] > 1 || dt < 0 ||
+      !ei_qrange_dt_(dt, g[EI_QP_ACT_MIN], g[EI_QP_ACT_MAX])) {
     return EI_ERR_OP_INVALID;
   }
   for (i = 0; i < EI_QP_ACT_MIN; ++i) {
@@ -157,8 +199,10 @@ ei_status_t ei_prepare_qpool(const ei_model_t *m, const ei_op_rec_t *op)
   }
   x = (uint64_t)g[EI_QP_H] * (uint64_t)g[EI_QP_W] * (uint64_t)g[EI_QP_C];
   y = (uint64_t)g[EI_QP_OH] * (uint64_t)g[EI_QP_OW] * (uint64_t)g[EI_QP_C];
-  if (x > 0x7FFFFFFFu || y > 0x7FFFFFFFu || (uint64_t)g[EI_QP_KH] * (uint64_t)g[EI_QP_KW] > 0x7FFFFFu ||
-      !ei_check_tensor(m, op, 0, EI_DT_I8, (uint32_t)x) || !ei_check_tensor(m, op, 1, EI_DT_I8, (uint32_t)y)) {
+  /* the int32 window sum: 2^23 int8 values, or 2^16 int16 ones */
+  if (x > 0x7FFFFFFFu || y > 0x7FFFFFFFu ||
+      (uint64_t)g[EI_QP_KH] * (uint64_t)g[EI_QP_KW] > (dt == EI_DT_I16 ? 0xFFFFu : 0x7FFFFFu) ||
+      !ei_check_tensor(m, op, 0, dt, (uint32_t)x) || !ei_check_tensor(m, op, 1, dt, (uint32_t)y)) {
     return EI_ERR_OP_INVALID;
   }
   return EI_OK;
@@ -168,10 +212,16 @@ void ei_eval_qpool(const ei_model_t *m, const ei_op_rec_t *op, const void *const
 {
   const uint32_t *a = ei_attrs(m, op);
   const int32_t *g = (const int32_t *)(const void *)(a + 1);
-  const int8_t *x = (const int8_t *)ei_slot(m, op, 0, in, out);
-  int8_t *y = (int8_t *)ei_slot(m, op, 1, in, out);
-  if (a[0]) ei_maxpool2d_s8(g, x, y);
-  else ei_avgpool2d_s8(g, x, y);
+  const void *x = ei_slot(m, op, 0, in, out);
+  void *y = ei_slot(m, op, 1, in, out);
+  if (m->tensors[op->t[0]].dtype == EI_DT_I16) {
+    if (a[0]) ei_maxpool2d_s16(g, (const int16_t *)x, (int16_t *)y);
+    else ei_avgpool2d_s16(g, (const int16_t *)x, (int16_t *)y);
+  } else if (a[0]) {
+    ei_maxpool2d_s8(g, (const int8_t *)x, (int8_t *)y);
+  } else {
+    ei_avgpool2d_s8(g, (const int8_t *)x, (int8_t *)y);
+  }
 }
 
 /* ---- QBINARY: a, b -> y (n); attrs {is_mul, n, ia, ib (index tables of n into a / b, or EI_NONE_OFF when
@@ -194,18 +244,22 @@ ei_status_t ei_prepare_qbinary(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
   const int32_t *q = (const int32_t *)(const void *)(a + 4);
+  const int dt = ei_qdt_(m, op, 0);
   const ei_tensor_rec_t *ta, *tb;
+  /* int16: add only (no 16x8 MUL kernel), with at most 15 bits of headroom (TFLite's int16 ADD) */
   if (op->attr_words < 4 || a[0] > 1 || op->attr_words != (a[0] ? 11u : 16u) || op->n_in != 2 || op->n_out != 1 ||
-      a[1] == 0 || !ei_q8_(q[0]) || !ei_q8_(q[1]) || !ei_q8_(q[2]) || !ei_qrange_(q[3], q[4])) {
+      a[1] == 0 || dt < 0 || (dt == EI_DT_I16 && a[0]) || !ei_qv_(dt, q[0]) || !ei_qv_(dt, q[1]) ||
+      !ei_qv_(dt, q[2]) || !ei_qrange_dt_(dt, q[3], q[4])) {
     return EI_ERR_OP_INVALID;
   }
   if (a[0] ? !ei_qmult_(q[5], q[6])
-           : (q[5] < 0 || q[5] > 22 || !ei_qmult_(q[6], q[7]) || !ei_qmult_(q[8], q[9]) || !ei_qmult_(q[10], q[11]))) {
+           : (q[5] < 0 || q[5] > (dt == EI_DT_I16 ? 15 : 22) || !ei_qmult_(q[6], q[7]) || !ei_qmult_(q[8], q[9]) ||
+              !ei_qmult_(q[10], q[11]))) {
     return EI_ERR_OP_INVALID;
   }
-  ta = ei_check_tensor(m, op, 0, EI_DT_I8, 0);
-  tb = ei_check_tensor(m, op, 1, EI_DT_I8, 0);
-  if (!ta || !tb || !ei_check_tensor(m, op, 2, EI_DT_I8, a[1]) || !ei_qindex_ok_(m, a[2], a[1], ei_numel(ta)) ||
+  ta = ei_check_tensor(m, op, 0, dt, 0);
+  tb = ei_check_tensor(m, op, 1, dt, 0);
+  if (!ta || !tb || !ei_check_tensor(m, op, 2, dt, a[1]) || !ei_qindex_ok_(m, a[2], a[1], ei_numel(ta)) ||
       !ei_qindex_ok_(m, a[3], a[1], ei_numel(tb))) {
     return EI_ERR_OP_INVALID;
   }
@@ -215,12 +269,17 @@ ei_status_t ei_prepare_qbinary(const ei_model_t *m, const ei_op_rec_t *op)
 void ei_eval_qbinary(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
 {
   const uint32_t *a = ei_attrs(m, op);
-  const int8_t *x0 = (const int8_t *)ei_slot(m, op, 0, in, out), *x1 = (const int8_t *)ei_slot(m, op, 1, in, out);
+  const void *x0 = ei_slot(m, op, 0, in, out), *x1 = ei_slot(m, op, 1, in, out);
   const int32_t *ia = (const int32_t *)ei_data_at(m, a[2]), *ib = (const int32_t *)ei_data_at(m, a[3]);
   const int32_t *q = (const int32_t *)(const void *)(a + 4);
-  int8_t *y = (int8_t *)ei_slot(m, op, 2, in, out);
-  if (a[0]) ei_mul_s8(x0, x1, ia, ib, q, (int32_t)a[1], y);
-  else ei_add_s8(x0, x1, ia, ib, q, (int32_t)a[1], y);
+  void *y = ei_slot(m, op, 2, in, out);
+  if (m->tensors[op->t[0]].dtype == EI_DT_I16) {
+    ei_add_s16((const int16_t *)x0, (const int16_t *)x1, ia, ib, q, (int32_t)a[1], (int16_t *)y);
+  } else if (a[0]) {
+    ei_mul_s8((const int8_t *)x0, (const int8_t *)x1, ia, ib, q, (int32_t)a[1], (int8_t *)y);
+  } else {
+    ei_add_s8((const int8_t *)x0, (const int8_t *)x1, ia, ib, q, (int32_t)a[1], (int8_t *)y);
+  }
 }
 
 /* ---- QSOFTMAX: x (rows, n) -> y; attrs {rows, n, mult, left_shift, diff_min} ---- */
@@ -271,14 +330,15 @@ void ei_eval_qact(const ei_model_t *m, const ei_op_rec_t *op, const void *const 
   else ei_logistic_s8(x, (const int32_t *)(const void *)(a + 2), (int32_t)a[1], y);
 }
 
-/* ---- QQUANTIZE: x (f32) -> y (i8); QDEQUANTIZE: x (i8) -> y (f32); attrs {n, scale (f32), zp} ---- */
-static ei_status_t ei_prepare_qconvert_(const ei_model_t *m, const ei_op_rec_t *op, int from, int to)
+/* ---- QQUANTIZE: x (f32) -> y (i8 / i16); QDEQUANTIZE: x (i8 / i16) -> y (f32); attrs {n, scale (f32), zp} ---- */
+static ei_status_t ei_prepare_qconvert_(const ei_model_t *m, const ei_op_rec_t *op, uint32_t fslot)
 {
   const uint32_t *a = ei_attrs(m, op);
   const float scale = op->attr_words == 3 ? ei_word_f32(a[1]) : 0.0f;
+  const int dt = ei_qdt_(m, op, 1u - fslot);
   if (op->attr_words != 3 || op->n_in != 1 || op->n_out != 1 || a[0] == 0 || !(scale > 0.0f) ||
-      scale > 3.0e38f || !ei_q8_((int32_t)a[2]) || !ei_check_tensor(m, op, 0, from, a[0]) ||
-      !ei_check_tensor(m, op, 1, to, a[0])) {
+      scale > 3.0e38f || dt < 0 || !ei_qv_(dt, (int32_t)a[2]) || !ei_check_tensor(m, op, fslot, EI_DT_F32, a[0]) ||
+      !ei_check_tensor(m, op, 1u - fslot, dt, a[0])) {
     return EI_ERR_OP_INVALID;
   }
   return EI_OK;
@@ -286,26 +346,36 @@ static ei_status_t ei_prepare_qconvert_(const ei_model_t *m, const ei_op_rec_t *
 
 ei_status_t ei_prepare_qquantize(const ei_model_t *m, const ei_op_rec_t *op)
 {
-  return ei_prepare_qconvert_(m, op, EI_DT_F32, EI_DT_I8);
+  return ei_prepare_qconvert_(m, op, 0);
 }
 
 void ei_eval_qquantize(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
 {
   const uint32_t *a = ei_attrs(m, op);
-  ei_quantize_f32_s8((const float *)ei_slot(m, op, 0, in, out), ei_word_f32(a[1]), (int32_t)a[2], (int32_t)a[0],
-                     (int8_t *)ei_slot(m, op, 1, in, out));
+  const float *x = (const float *)ei_slot(m, op, 0, in, out);
+  void *y = ei_slot(m, op, 1, in, out);
+  if (m->tensors[op->t[1]].dtype == EI_DT_I16) {
+    ei_quantize_f32_s16(x, ei_word_f32(a[1]), (int32_t)a[2], (int32_t)a[0], (int16_t *)y);
+  } else {
+    ei_quantize_f32_s8(x, ei_word_f32(a[1]), (int32_t)a[2], (int32_t)a[0], (int8_t *)y);
+  }
 }
 
 ei_status_t ei_prepare_qdequantize(const ei_model_t *m, const ei_op_rec_t *op)
 {
-  return ei_prepare_qconvert_(m, op, EI_DT_I8, EI_DT_F32);
+  return ei_prepare_qconvert_(m, op, 1);
 }
 
 void ei_eval_qdequantize(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
 {
   const uint32_t *a = ei_attrs(m, op);
-  ei_dequantize_s8_f32((const int8_t *)ei_slot(m, op, 0, in, out), (double)ei_word_f32(a[1]), (int32_t)a[2],
-                       (int32_t)a[0], (float *)ei_slot(m, op, 1, in, out));
+  const void *x = ei_slot(m, op, 0, in, out);
+  float *y = (float *)ei_slot(m, op, 1, in, out);
+  if (m->tensors[op->t[0]].dtype == EI_DT_I16) {
+    ei_dequantize_s16_f32((const int16_t *)x, (double)ei_word_f32(a[1]), (int32_t)a[2], (int32_t)a[0], y);
+  } else {
+    ei_dequantize_s8_f32((const int8_t *)x, (double)ei_word_f32(a[1]), (int32_t)a[2], (int32_t)a[0], y);
+  }
 }
 
 /* ---- QREQUANTIZE: x (i8) -> y (i8); attrs {n, in_zp, mult, shift, out_zp} ---- */

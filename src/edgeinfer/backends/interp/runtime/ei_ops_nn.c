@@ -1,4 +1,5 @@
-/* ei_ops_nn.c: float32 network ops of the interpreter, calling the edgeinfer kernel library.
+/* ei_ops_nn.c: network ops of the interpreter, calling the edgeinfer kernel library: float32, and
+ * the integer element types the generated C also runs element-wise ops, Clip and ArgMax on.
  * Attribute layouts are in docs/eim_format.md; every prepare bounds what its eval touches. */
 #include <math.h>
 #include "ei_interp_ops.h"
@@ -263,8 +264,12 @@ void ei_eval_gap(const ei_model_t *m, const ei_op_rec_t *op, const void *const *
   }
 }
 
-/* ---- BINARY: attrs {kind (0 add, 1 sub, 2 mul, 3 div), dims[4] of y, a strides[4], b strides[4]}:
- * y[i0,i1,i2,i3] = a[sum i_d sa_d] op b[sum i_d sb_d] (stride 0 along a broadcast axis) ---- */
+/* ---- BINARY: attrs {kind (0 add, 1 sub, 2 mul, 3 div, 4 pow), dims[4] of y, a strides[4], b strides[4]}:
+ * y[i0,i1,i2,i3] = a[sum i_d sa_d] op b[sum i_d sb_d] (stride 0 along a broadcast axis).
+ * float32, or an integer type y and a share: wrapping to the element type as the generated C's
+ * (t)(a op b) (computed in 64 bits, so no signed overflow), division truncating; a division by zero
+ * (only possible in run-time data) gives 0. pow's exponent b may have any numeric type:
+ * powf(a, (float)b) for float32, (t)pow((double)a, (double)b) for integers, as the generated C. ---- */
 #define EI_BIN_WORDS 13u
 
 /* 1 when every index the strides reach over dims stays below numel. */
@@ -279,10 +284,10 @@ static int ei_bcast_ok(const uint32_t *dims, const uint32_t *st, uint32_t numel)
 ei_status_t ei_prepare_binary(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
-  const ei_tensor_rec_t *x, *z;
+  const ei_tensor_rec_t *x, *z, *y;
   uint64_t n = 1;
   uint32_t d;
-  if (op->attr_words != EI_BIN_WORDS || op->n_in != 2 || op->n_out != 1 || a[0] > 3) {
+  if (op->attr_words != EI_BIN_WORDS || op->n_in != 2 || op->n_out != 1 || a[0] > 4) {
     return EI_ERR_OP_INVALID;
   }
   for (d = 0; d < 4; ++d) {
@@ -290,13 +295,52 @@ ei_status_t ei_prepare_binary(const ei_model_t *m, const ei_op_rec_t *op)
     n *= a[1 + d];
     if (n > 0x7FFFFFFFu) return EI_ERR_OP_INVALID;
   }
-  x = ei_check_tensor(m, op, 0, EI_DT_F32, 0);
-  z = ei_check_tensor(m, op, 1, EI_DT_F32, 0);
-  if (!x || !z || !ei_bcast_ok(a + 1, a + 5, ei_numel(x)) || !ei_bcast_ok(a + 1, a + 9, ei_numel(z)) ||
-      !ei_check_tensor(m, op, 2, EI_DT_F32, (uint32_t)n)) {
+  x = ei_check_tensor(m, op, 0, -1, 0);
+  z = ei_check_tensor(m, op, 1, -1, 0);
+  y = ei_check_tensor(m, op, 2, -1, (uint32_t)n);
+  if (!x || !z || !y || !ei_bcast_ok(a + 1, a + 5, ei_numel(x)) || !ei_bcast_ok(a + 1, a + 9, ei_numel(z)) ||
+      x->dtype != y->dtype || (y->dtype != EI_DT_F32 && (!ei_is_int_dtype(y->dtype) || y->dtype == EI_DT_BOOL)) ||
+      (a[0] != 4 && z->dtype != y->dtype) || (a[0] == 4 && z->dtype == EI_DT_BOOL)) {
     return EI_ERR_OP_INVALID;
   }
   return EI_OK;
+}
+
+static float ei_ld_f32_(const void *p, uint32_t dt, uint32_t i)
+{
+  if (dt == EI_DT_F32) return ((const float *)p)[i];
+  if (dt == EI_DT_F64) return (float)((const double *)p)[i];
+  return (float)ei_ld_int(p, dt, i);
+}
+
+/* one element of an integer BINARY, or of a float32 pow (the paths other than the float fast loops) */
+static void ei_bin_any_(uint32_t kind, const ei_tensor_rec_t *tx, const void *x, uint32_t i,
+                        const ei_tensor_rec_t *tz, const void *z, uint32_t j, void *y, uint32_t o)
+{
+  const uint32_t dt = tx->dtype;
+  int64_t u, v, r;
+  if (dt == EI_DT_F32) {
+    ((float *)y)[o] = powf(((const float *)x)[i], ei_ld_f32_(z, tz->dtype, j));
+    return;
+  }
+  u = ei_ld_int(x, dt, i);
+  if (kind == 4) {
+    const double e = tz->dtype == EI_DT_F32 ? (double)((const float *)z)[j]
+                     : tz->dtype == EI_DT_F64 ? ((const double *)z)[j] : (double)ei_ld_int(z, tz->dtype, j);
+    const double p = pow((double)u, e);
+    /* the cast of a double outside int64 is undefined: saturate (NaN gives 0) */
+    r = p != p ? 0 : p >= 9.2233720368547758e18 ? INT64_MAX : p <= -9.2233720368547758e18 ? INT64_MIN : (int64_t)p;
+    ei_st_int(y, dt, o, r);
+    return;
+  }
+  v = ei_ld_int(z, dt, j);
+  switch (kind) {
+  case 0: r = (int64_t)((uint64_t)u + (uint64_t)v); break;
+  case 1: r = (int64_t)((uint64_t)u - (uint64_t)v); break;
+  case 2: r = (int64_t)((uint64_t)u * (uint64_t)v); break;
+  default: r = v == 0 ? 0 : (v == -1 ? (int64_t)(0u - (uint64_t)u) : u / v); break;
+  }
+  ei_st_int(y, dt, o, r);
 }
 
 static float ei_bin_(uint32_t kind, float u, float v)
@@ -316,7 +360,20 @@ void ei_eval_binary(const ei_model_t *m, const ei_op_rec_t *op, const void *cons
   const float *z = (const float *)ei_slot(m, op, 1, in, out);
   float *y = (float *)ei_slot(m, op, 2, in, out);
   const uint32_t *dm = a + 1, *sa = a + 5, *sb = a + 9;
+  const ei_tensor_rec_t *tx = &m->tensors[op->t[0]], *tz = &m->tensors[op->t[1]];
   uint32_t i0, i1, i2, i3;
+  if (a[0] == 4 || tx->dtype != EI_DT_F32) {
+    uint32_t o = 0;
+    for (i0 = 0; i0 < dm[0]; ++i0) {
+      for (i1 = 0; i1 < dm[1]; ++i1) {
+        for (i2 = 0; i2 < dm[2]; ++i2) {
+          const uint32_t ba = i0 * sa[0] + i1 * sa[1] + i2 * sa[2], bb = i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
+          for (i3 = 0; i3 < dm[3]; ++i3, ++o) ei_bin_any_(a[0], tx, x, ba + i3 * sa[3], tz, z, bb + i3 * sb[3], y, o);
+        }
+      }
+    }
+    return;
+  }
   if (dm[0] == 1 && dm[1] == 1 && dm[2] == 1) {
     /* the common same-shape / scalar case as one loop the compiler vectorises */
     const uint32_t n = dm[3], s0 = sa[3], s1 = sb[3];
@@ -373,27 +430,63 @@ void ei_eval_affine(const ei_model_t *m, const ei_op_rec_t *op, const void *cons
   }
 }
 
-/* ---- UNARY: attrs {kind (0 relu, 1 sigmoid, 2 tanh, 3 clip), lo, hi}; in place allowed ---- */
+/* ---- UNARY (in place allowed), float32: attrs {kind, p, q} with kind 0 relu, 1 sigmoid, 2 tanh, 3 clip to
+ * [p, q], 4 exp, 5 sqrt, 6 erf, 7 leaky relu (slope p), 8 hard sigmoid (alpha p, beta q), 9 hard swish, each the
+ * generated C's expression; integer types: Clip only, attrs {3, lo (int64, 2 words), hi (int64, 2 words)}. ---- */
 ei_status_t ei_prepare_unary(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
   const ei_tensor_rec_t *x;
-  if (op->attr_words != 3 || op->n_in != 1 || op->n_out != 1 || a[0] > 3) {
+  if (op->n_in != 1 || op->n_out != 1 || op->attr_words < 1) {
     return EI_ERR_OP_INVALID;
   }
-  x = ei_check_tensor(m, op, 0, EI_DT_F32, 0);
-  if (!x || !ei_check_tensor(m, op, 1, EI_DT_F32, ei_numel(x))) {
+  x = ei_check_tensor(m, op, 0, -1, 0);
+  if (!x || !ei_check_tensor(m, op, 1, x->dtype, ei_numel(x)) ||
+      (x->dtype == EI_DT_F32 ? (op->attr_words != 3 || a[0] > 9)
+                             : (!ei_is_int_dtype(x->dtype) || op->attr_words != 5 || a[0] != 3))) {
     return EI_ERR_OP_INVALID;
   }
   return EI_OK;
 }
 
+static int64_t ei_word_i64_(const uint32_t *w)
+{
+  return (int64_t)(((uint64_t)w[1] << 32) | w[0]);
+}
+
+static void ei_unary_f32_(uint32_t kind, float *y, int32_t n, float p, float q)
+{
+  int32_t i;
+  for (i = 0; i < n; ++i) {
+    const float v = y[i];
+    switch (kind) {
+    case 4: y[i] = expf(v); break;
+    case 5: y[i] = sqrtf(v); break;
+    case 6: y[i] = erff(v); break;
+    case 7: y[i] = v >= 0.0f ? v : v * p; break;
+    case 8: y[i] = fminf(fmaxf(v * p + q, 0.0f), 1.0f); break;
+    default: y[i] = v * fminf(fmaxf(v / 6.0f + 0.5f, 0.0f), 1.0f); break;
+    }
+  }
+}
+
 void ei_eval_unary(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
 {
   const uint32_t *a = ei_attrs(m, op);
+  const ei_tensor_rec_t *t = &m->tensors[op->t[0]];
   const float *x = (const float *)ei_slot(m, op, 0, in, out);
   float *y = (float *)ei_slot(m, op, 1, in, out);
-  const int32_t n = (int32_t)ei_numel(&m->tensors[op->t[0]]);
+  const int32_t n = (int32_t)ei_numel(t);
+  if (t->dtype != EI_DT_F32) {
+    /* integer Clip, compared in the element type: y = v > hi ? hi : (v < lo ? lo : v), as the generated C */
+    const int64_t lo = ei_word_i64_(a + 1), hi = ei_word_i64_(a + 3);
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+      const int64_t v = ei_ld_int(x, t->dtype, (uint32_t)i);
+      ei_st_int(y, t->dtype, (uint32_t)i, v > hi ? hi : (v < lo ? lo : v));
+    }
+    return;
+  }
   if (x != y) {
     memmove(y, x, (size_t)n * sizeof(float));
   }
@@ -401,7 +494,8 @@ void ei_eval_unary(const ei_model_t *m, const ei_op_rec_t *op, const void *const
   case 0: ei_relu_f32(y, n); break;
   case 1: ei_sigmoid_f32(y, n); break;
   case 2: ei_tanh_f32(y, n); break;
-  default: ei_clamp_(y, n, ei_word_f32(a[1]), ei_word_f32(a[2])); break;
+  case 3: ei_clamp_(y, n, ei_word_f32(a[1]), ei_word_f32(a[2])); break;
+  default: ei_unary_f32_(a[0], y, n, ei_word_f32(a[1]), ei_word_f32(a[2])); break;
   }
 }
 
@@ -448,16 +542,15 @@ ei_status_t ei_prepare_copy(const ei_model_t *m, const ei_op_rec_t *op)
 
 void ei_eval_copy(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
 {
-  static const uint8_t size[EI_DT_COUNT] = {4, 8, 4, 2, 1, 1};
   const ei_tensor_rec_t *t = &m->tensors[op->t[0]];
   const void *x = ei_slot(m, op, 0, in, out);
   void *y = ei_slot(m, op, 1, in, out);
   if (x != y) {
-    memmove(y, x, (size_t)ei_numel(t) * size[t->dtype]);
+    memmove(y, x, (size_t)ei_numel(t) * ei_dtype_size[t->dtype]);
   }
 }
 
-/* ---- ARGMAX (float32 -> int32, first index on ties): attrs {outer, n, inner} ---- */
+/* ---- ARGMAX (any element type -> int32, first index on ties): attrs {outer, n, inner} ---- */
 ei_status_t ei_prepare_argmax(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
@@ -466,7 +559,7 @@ ei_status_t ei_prepare_argmax(const ei_model_t *m, const ei_op_rec_t *op)
     return EI_ERR_OP_INVALID;
   }
   xs = (uint64_t)a[0] * a[1] * a[2];
-  if (xs > 0x7FFFFFFFu || !ei_check_tensor(m, op, 0, EI_DT_F32, (uint32_t)xs) ||
+  if (xs > 0x7FFFFFFFu || !ei_check_tensor(m, op, 0, -1, (uint32_t)xs) ||
       !ei_check_tensor(m, op, 1, EI_DT_I32, a[0] * a[2])) {
     return EI_ERR_OP_INVALID;
   }
@@ -478,8 +571,23 @@ void ei_eval_argmax(const ei_model_t *m, const ei_op_rec_t *op, const void *cons
   const uint32_t *a = ei_attrs(m, op);
   const float *x = (const float *)ei_slot(m, op, 0, in, out);
   int32_t *y = (int32_t *)ei_slot(m, op, 1, in, out);
-  const uint32_t n = a[1], inner = a[2];
+  const uint32_t n = a[1], inner = a[2], dt = m->tensors[op->t[0]].dtype;
   uint32_t o, i, j;
+  if (dt != EI_DT_F32) {
+    const double *xd = (const double *)(const void *)x;
+    for (o = 0; o < a[0]; ++o) {
+      for (i = 0; i < inner; ++i) {
+        const uint32_t b = o * n * inner + i;
+        uint32_t best = 0;
+        for (j = 1; j < n; ++j) {
+          const uint32_t at = b + j * inner, bt = b + best * inner;
+          if (dt == EI_DT_F64 ? xd[at] > xd[bt] : ei_ld_int(x, dt, at) > ei_ld_int(x, dt, bt)) best = j;
+        }
+        y[o * inner + i] = (int32_t)best;
+      }
+    }
+    return;
+  }
   for (o = 0; o < a[0]; ++o) {
     const float *xo = x + (long)o * n * inner;
     if (inner == 1) {
