@@ -786,23 +786,27 @@ def _projection(b: _Builder, node: Node) -> None:
     _stack(b, node, [(comp, bias)], 0, "identity", 0, False)
 
 
-# ---------------------------------------------------------------- int8 ops (TFLite scheme)
-def _require_s8(b: _Builder, node: Node, *tensors: str) -> None:
-    for t in tensors:
-        if b.g.tensors[t].dtype != "int8":
-            raise UnsupportedModelError(f"the interpreter runs {node.op} with int8 activations only "
-                                        f"(tensor {t!r} is {b.g.tensors[t].dtype}; use backend='c' for 16x8)")
+# ---------------------------------------------------------------- int8 and 16x8 ops (TFLite scheme)
+def _require_s8(b: _Builder, node: Node, *tensors: str, int16: bool = True) -> bool:
+    """Check the activation tensors are all int8, or (where the C backend has the 16x8 kernel) all int16;
+    returns whether they are int16."""
+    dts = {b.g.tensors[t].dtype for t in tensors}
+    if dts not in ({"int8"}, {"int16"}) or (dts == {"int16"} and not int16):
+        raise UnsupportedModelError(f"the interpreter runs {node.op} with int8{' or int16' if int16 else ''} "
+                                    f"activations, not {', '.join(sorted(dts))}")
     if node.attr("single_rounding", False):
         raise UnsupportedModelError(f"{node.op} node {node.name!r}: the int8 kernels use TFLite Micro's double "
                                     "rounding; single_rounding=True has no kernel")
+    return dts == {"int16"}
 
 
 def _i32(b: _Builder, values: Any) -> int:
     return b.add_data(np.asarray(values, dtype=np.int32).reshape(-1))
 
 
-def _s8_range(node: Node) -> list[int]:
-    return [int(node.attr("act_min", -128)), int(node.attr("act_max", 127))]
+def _s8_range(node: Node, is16: bool = False) -> list[int]:
+    lo, hi = (-32768, 32767) if is16 else (-128, 127)
+    return [int(node.attr("act_min", lo)), int(node.attr("act_max", hi))]
 
 
 def _words(values: list[int]) -> list[int]:
@@ -815,7 +819,7 @@ def _qconv(b: _Builder, node: Node) -> None:
     """As ``backends/c/ops/quantized.py::qconv``: the same geometry words and per-channel multipliers."""
     from edgeinfer.ir.ops.quantized import channel_multipliers
 
-    _require_s8(b, node, node.inputs[0], node.outputs[0])
+    is16 = _require_s8(b, node, node.inputs[0], node.outputs[0])
     if b.g.const(node.inputs[1]) is None:
         raise UnsupportedModelError(f"the interpreter needs {node.op} weights to be constant")
     x, y, w = _shape(b, node.inputs[0]), _shape(b, node.outputs[0]), _shape(b, node.inputs[1])
@@ -825,7 +829,8 @@ def _qconv(b: _Builder, node: Node) -> None:
     groups = cout // x[3] if depthwise else x[3] // w[3]
     pt, pl, _, _ = node.attr("pads", [0, 0, 0, 0])
     geom = [x[1], x[2], x[3], y[1], y[2], cout, w[1], w[2], *node.attr("strides", [1, 1]),
-            *node.attr("dilations", [1, 1]), pt, pl, node.attr("in_zp"), node.attr("out_zp"), *_s8_range(node), groups]
+            *node.attr("dilations", [1, 1]), pt, pl, node.attr("in_zp"), node.attr("out_zp"), *_s8_range(node, is16),
+            groups]
     bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
     b.op(OP_QCONV, [node.inputs[0], node.inputs[1], bias], [node.outputs[0]],
          [int(depthwise), *_words(geom), _i32(b, mult), _i32(b, shift)])
@@ -835,7 +840,7 @@ def _qconv(b: _Builder, node: Node) -> None:
 def _qfc(b: _Builder, node: Node) -> None:
     from edgeinfer.ir.ops.quantized import channel_multipliers
 
-    _require_s8(b, node, node.inputs[0], node.outputs[0])
+    is16 = _require_s8(b, node, node.inputs[0], node.outputs[0])
     n_out, n_in = _shape(b, node.inputs[1])
     ws = node.attr("w_scale")
     mult, shift = channel_multipliers(node.attr("in_scale"), ws, node.attr("out_scale"), len(ws))
@@ -843,25 +848,26 @@ def _qfc(b: _Builder, node: Node) -> None:
     bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
     b.op(OP_QFC, [node.inputs[0], node.inputs[1], bias], [node.outputs[0]],
          [rows, n_in, n_out, len(mult), _i32(b, mult), _i32(b, shift),
-          *_words([node.attr("in_zp"), node.attr("out_zp"), *_s8_range(node)])])
+          *_words([node.attr("in_zp"), node.attr("out_zp"), *_s8_range(node, is16)])])
 
 
 @lowers("QAveragePool2D", "QMaxPool2D")
 def _qpool(b: _Builder, node: Node) -> None:
     from edgeinfer.ir.ops.quantized import pool_geometry
 
-    _require_s8(b, node, node.inputs[0], node.outputs[0])
+    is16 = _require_s8(b, node, node.inputs[0], node.outputs[0])
     x = _shape(b, node.inputs[0])
     kh, kw, sh, sw, pt, pl, oh, ow = pool_geometry(node, x[1], x[2])
     b.op(OP_QPOOL, [node.inputs[0]], [node.outputs[0]],
-         [int(node.op == "QMaxPool2D"), *_words([x[1], x[2], x[3], oh, ow, kh, kw, sh, sw, pt, pl, *_s8_range(node)])])
+         [int(node.op == "QMaxPool2D"),
+          *_words([x[1], x[2], x[3], oh, ow, kh, kw, sh, sw, pt, pl, *_s8_range(node, is16)])])
 
 
 @lowers("QAdd", "QMul")
 def _qbinary(b: _Builder, node: Node) -> None:
     from edgeinfer.ir.ops.quantized import add_params, mul_params
 
-    _require_s8(b, node, *node.inputs, node.outputs[0])
+    is16 = _require_s8(b, node, *node.inputs, node.outputs[0])
     out = _shape(b, node.outputs[0])
     n = int(np.prod(out))
 
@@ -871,9 +877,9 @@ def _qbinary(b: _Builder, node: Node) -> None:
             return NONE_OFF
         return _i32(b, np.broadcast_to(np.arange(int(np.prod(shp))).reshape(shp), out).reshape(-1))
 
-    q = [node.attr("a_zp"), node.attr("b_zp"), node.attr("out_zp"), *_s8_range(node)]
+    q = [node.attr("a_zp"), node.attr("b_zp"), node.attr("out_zp"), *_s8_range(node, is16)]
     if node.op == "QAdd":
-        p = add_params(node, False)
+        p = add_params(node, is16)
         q += [p["left_shift"], p["m1"], p["s1"], p["m2"], p["s2"], p["mo"], p["so"]]
     else:
         q += list(mul_params(node))
@@ -885,8 +891,11 @@ def _qbinary(b: _Builder, node: Node) -> None:
 def _qsoftmax(b: _Builder, node: Node) -> None:
     from edgeinfer.ir import quant_math as qm
 
-    _require_s8(b, node, node.inputs[0], node.outputs[0])
-    mult, shift, diff_min = qm.softmax_params(node.attr("beta", 1.0), node.attr("in_scale"))
+    if _require_s8(b, node, node.inputs[0], node.outputs[0]):
+        mult, shift = qm.softmax_s16_params(node.attr("beta", 1.0), node.attr("in_scale"))
+        diff_min = 0
+    else:
+        mult, shift, diff_min = qm.softmax_params(node.attr("beta", 1.0), node.attr("in_scale"))
     shp = _shape(b, node.inputs[0])
     b.op(OP_QSOFTMAX, [node.inputs[0]], [node.outputs[0]],
          [int(np.prod(shp)) // shp[-1], shp[-1], *_words([mult, shift, diff_min])])
@@ -896,11 +905,13 @@ def _qsoftmax(b: _Builder, node: Node) -> None:
 def _qact(b: _Builder, node: Node) -> None:
     from edgeinfer.ir import quant_math as qm
 
-    _require_s8(b, node, node.inputs[0], node.outputs[0])
-    mult, shift, radius = qm.sigmoid_tanh_params(node.attr("in_scale"))
+    if _require_s8(b, node, node.inputs[0], node.outputs[0]):
+        (mult, shift), zp, radius = qm.sigmoid_tanh_s16_params(node.attr("in_scale"), tanh=node.op == "QTanh"), 0, 0
+    else:
+        mult, shift, radius = qm.sigmoid_tanh_params(node.attr("in_scale"))
+        zp = node.attr("in_zp")
     b.op(OP_QACT, [node.inputs[0]], [node.outputs[0]],
-         [int(node.op == "QTanh"), int(np.prod(_shape(b, node.inputs[0]))),
-          *_words([node.attr("in_zp"), mult, shift, radius])])
+         [int(node.op == "QTanh"), int(np.prod(_shape(b, node.inputs[0]))), *_words([zp, mult, shift, radius])])
 
 
 @lowers("QQuantize", "QDequantize")
@@ -926,7 +937,8 @@ def _qconvert(b: _Builder, node: Node) -> None:
 def _qrequantize(b: _Builder, node: Node) -> None:
     from edgeinfer.ir.ops.quantized import requantize_params
 
-    _require_s8(b, node, node.inputs[0], node.outputs[0])
+    for t in (node.inputs[0], node.outputs[0]):  # int8 <-> int16 either way
+        _require_s8(b, node, t)
     m, s = requantize_params(node)
     b.op(OP_QREQUANTIZE, [node.inputs[0]], [node.outputs[0]],
          [int(np.prod(_shape(b, node.inputs[0]))), *_words([node.attr("in_zp"), m, s, node.attr("out_zp")])])

@@ -246,13 +246,14 @@ ei_status_t ei_prepare_qbinary(const ei_model_t *m, const ei_op_rec_t *op)
   const int32_t *q = (const int32_t *)(const void *)(a + 4);
   const int dt = ei_qdt_(m, op, 0);
   const ei_tensor_rec_t *ta, *tb;
-  /* int16: add only (no 16x8 MUL kernel), with at most 15 bits of headroom (TFLite's int16 ADD) */
+  /* int16 add has at most 15 bits of headroom (TFLite's int16 ADD): |a - zp| << 15 stays within int32 */
   if (op->attr_words < 4 || a[0] > 1 || op->attr_words != (a[0] ? 11u : 16u) || op->n_in != 2 || op->n_out != 1 ||
-      a[1] == 0 || dt < 0 || (dt == EI_DT_I16 && a[0]) || !ei_qv_(dt, q[0]) || !ei_qv_(dt, q[1]) ||
+      a[1] == 0 || dt < 0 || !ei_qv_(dt, q[0]) || !ei_qv_(dt, q[1]) ||
       !ei_qv_(dt, q[2]) || !ei_qrange_dt_(dt, q[3], q[4])) {
     return EI_ERR_OP_INVALID;
   }
-  if (a[0] ? !ei_qmult_(q[5], q[6])
+  /* int16 mul: zero points 0 (the 16x8 scheme's), so that the int32 product of two differences cannot overflow */
+  if (a[0] ? (!ei_qmult_(q[5], q[6]) || (dt == EI_DT_I16 && (q[0] != 0 || q[1] != 0)))
            : (q[5] < 0 || q[5] > (dt == EI_DT_I16 ? 15 : 22) || !ei_qmult_(q[6], q[7]) || !ei_qmult_(q[8], q[9]) ||
               !ei_qmult_(q[10], q[11]))) {
     return EI_ERR_OP_INVALID;
@@ -274,7 +275,8 @@ void ei_eval_qbinary(const ei_model_t *m, const ei_op_rec_t *op, const void *con
   const int32_t *q = (const int32_t *)(const void *)(a + 4);
   void *y = ei_slot(m, op, 2, in, out);
   if (m->tensors[op->t[0]].dtype == EI_DT_I16) {
-    ei_add_s16((const int16_t *)x0, (const int16_t *)x1, ia, ib, q, (int32_t)a[1], (int16_t *)y);
+    if (a[0]) ei_mul_s16((const int16_t *)x0, (const int16_t *)x1, ia, ib, q, (int32_t)a[1], (int16_t *)y);
+    else ei_add_s16((const int16_t *)x0, (const int16_t *)x1, ia, ib, q, (int32_t)a[1], (int16_t *)y);
   } else if (a[0]) {
     ei_mul_s8((const int8_t *)x0, (const int8_t *)x1, ia, ib, q, (int32_t)a[1], (int8_t *)y);
   } else {
@@ -282,19 +284,22 @@ void ei_eval_qbinary(const ei_model_t *m, const ei_op_rec_t *op, const void *con
   }
 }
 
-/* ---- QSOFTMAX: x (rows, n) -> y; attrs {rows, n, mult, left_shift, diff_min} ---- */
+/* ---- QSOFTMAX: x (rows, n) -> y; attrs {rows, n, mult, left_shift, diff_min} (int16: TFLM's table kernel,
+ * left_shift a signed shift and diff_min 0) ---- */
 ei_status_t ei_prepare_qsoftmax(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
   const int32_t *q = (const int32_t *)(const void *)(a + 2);
+  const int dt = ei_qdt_(m, op, 0);
   uint64_t n;
+  /* n <= 2^16: the int16 kernel's int32 sum of n values below 2^15 cannot overflow */
   if (op->attr_words != 5 || op->n_in != 1 || op->n_out != 1 || a[0] == 0 || a[1] == 0 || a[1] > 0x10000u ||
-      q[0] < 0 || q[1] < 0 || q[1] > 31 || q[2] > 0) {
+      dt < 0 || (dt == EI_DT_I16 ? (!ei_qmult_(q[0], q[1]) || q[2] != 0) : (q[0] < 0 || q[1] < 0 || q[1] > 31 ||
+                                                                         q[2] > 0))) {
     return EI_ERR_OP_INVALID;
   }
   n = (uint64_t)a[0] * a[1];
-  if (n > 0x7FFFFFFFu || !ei_check_tensor(m, op, 0, EI_DT_I8, (uint32_t)n) ||
-      !ei_check_tensor(m, op, 1, EI_DT_I8, (uint32_t)n)) {
+  if (n > 0x7FFFFFFFu || !ei_check_tensor(m, op, 0, dt, (uint32_t)n) || !ei_check_tensor(m, op, 1, dt, (uint32_t)n)) {
     return EI_ERR_OP_INVALID;
   }
   return EI_OK;
@@ -304,18 +309,26 @@ void ei_eval_qsoftmax(const ei_model_t *m, const ei_op_rec_t *op, const void *co
 {
   const uint32_t *a = ei_attrs(m, op);
   const int32_t *q = (const int32_t *)(const void *)(a + 2);
+  if (m->tensors[op->t[0]].dtype == EI_DT_I16) {
+    ei_softmax_s16((const int16_t *)ei_slot(m, op, 0, in, out), (int32_t)a[0], (int32_t)a[1], q[0], q[1],
+                   (int16_t *)ei_slot(m, op, 1, in, out));
+    return;
+  }
   ei_softmax_s8((const int8_t *)ei_slot(m, op, 0, in, out), (int32_t)a[0], (int32_t)a[1], q[0], q[1], q[2],
                 (int8_t *)ei_slot(m, op, 1, in, out));
 }
 
-/* ---- QACT: x -> y (n); attrs {kind (0 logistic, 1 tanh), n, in_zp, mult, left_shift, radius} ---- */
+/* ---- QACT: x -> y (n); attrs {kind (0 logistic, 1 tanh), n, in_zp, mult, left_shift, radius}
+ * (int16: in_zp 0, mult and a right shift in [0, 31] rescaling the input, radius 0) ---- */
 ei_status_t ei_prepare_qact(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
   const int32_t *q = (const int32_t *)(const void *)(a + 2);
-  if (op->attr_words != 6 || op->n_in != 1 || op->n_out != 1 || a[0] > 1 || a[1] == 0 || !ei_q8_(q[0]) ||
-      !ei_qmult_(q[1], q[2]) || q[3] < 0 || !ei_check_tensor(m, op, 0, EI_DT_I8, a[1]) ||
-      !ei_check_tensor(m, op, 1, EI_DT_I8, a[1])) {
+  const int dt = ei_qdt_(m, op, 0);
+  if (op->attr_words != 6 || op->n_in != 1 || op->n_out != 1 || a[0] > 1 || a[1] == 0 || dt < 0 ||
+      (dt == EI_DT_I16 ? (q[0] != 0 || q[1] < 0 || q[2] < 0 || q[2] > 31 || q[3] != 0)
+                       : (!ei_q8_(q[0]) || !ei_qmult_(q[1], q[2]) || q[3] < 0)) ||
+      !ei_check_tensor(m, op, 0, dt, a[1]) || !ei_check_tensor(m, op, 1, dt, a[1])) {
     return EI_ERR_OP_INVALID;
   }
   return EI_OK;
@@ -324,10 +337,17 @@ ei_status_t ei_prepare_qact(const ei_model_t *m, const ei_op_rec_t *op)
 void ei_eval_qact(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
 {
   const uint32_t *a = ei_attrs(m, op);
-  const int8_t *x = (const int8_t *)ei_slot(m, op, 0, in, out);
-  int8_t *y = (int8_t *)ei_slot(m, op, 1, in, out);
-  if (a[0]) ei_tanh_s8(x, (const int32_t *)(const void *)(a + 2), (int32_t)a[1], y);
-  else ei_logistic_s8(x, (const int32_t *)(const void *)(a + 2), (int32_t)a[1], y);
+  const int32_t *q = (const int32_t *)(const void *)(a + 2);
+  const void *x = ei_slot(m, op, 0, in, out);
+  void *y = ei_slot(m, op, 1, in, out);
+  if (m->tensors[op->t[0]].dtype == EI_DT_I16) {
+    if (a[0]) ei_tanh_s16((const int16_t *)x, q[1], q[2], (int32_t)a[1], (int16_t *)y);
+    else ei_logistic_s16((const int16_t *)x, q[1], q[2], (int32_t)a[1], (int16_t *)y);
+  } else if (a[0]) {
+    ei_tanh_s8((const int8_t *)x, q, (int32_t)a[1], (int8_t *)y);
+  } else {
+    ei_logistic_s8((const int8_t *)x, q, (int32_t)a[1], (int8_t *)y);
+  }
 }
 
 /* ---- QQUANTIZE: x (f32) -> y (i8 / i16); QDEQUANTIZE: x (i8 / i16) -> y (f32); attrs {n, scale (f32), zp} ---- */
@@ -378,14 +398,27 @@ void ei_eval_qdequantize(const ei_model_t *m, const ei_op_rec_t *op, const void 
   }
 }
 
-/* ---- QREQUANTIZE: x (i8) -> y (i8); attrs {n, in_zp, mult, shift, out_zp} ---- */
+/* the int8 or int16 value at i, and its clamp into [lo, hi] of the output type */
+static int32_t ei_qld_(const void *p, uint32_t dt, uint32_t i)
+{
+  return dt == EI_DT_I16 ? (int32_t)((const int16_t *)p)[i] : (int32_t)((const int8_t *)p)[i];
+}
+
+static void ei_qst_(void *p, uint32_t dt, uint32_t i, int32_t v)
+{
+  if (dt == EI_DT_I16) ((int16_t *)p)[i] = (int16_t)ei_clamp_s32(v, -32768, 32767);
+  else ((int8_t *)p)[i] = (int8_t)ei_clamp_s32(v, -128, 127);
+}
+
+/* ---- QREQUANTIZE: x (i8 / i16) -> y (i8 / i16, either way); attrs {n, in_zp, mult, shift, out_zp} ---- */
 ei_status_t ei_prepare_qrequantize(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
   const int32_t *q = (const int32_t *)(const void *)(a + 1);
-  if (op->attr_words != 5 || op->n_in != 1 || op->n_out != 1 || a[0] == 0 || !ei_q8_(q[0]) ||
-      !ei_qmult_(q[1], q[2]) || !ei_q8_(q[3]) || !ei_check_tensor(m, op, 0, EI_DT_I8, a[0]) ||
-      !ei_check_tensor(m, op, 1, EI_DT_I8, a[0])) {
+  const int dx = ei_qdt_(m, op, 0), dy = ei_qdt_(m, op, 1);
+  if (op->attr_words != 5 || op->n_in != 1 || op->n_out != 1 || a[0] == 0 || dx < 0 || dy < 0 ||
+      !ei_qv_(dx, q[0]) || !ei_qmult_(q[1], q[2]) || !ei_qv_(dy, q[3]) || !ei_check_tensor(m, op, 0, dx, a[0]) ||
+      !ei_check_tensor(m, op, 1, dy, a[0])) {
     return EI_ERR_OP_INVALID;
   }
   return EI_OK;
@@ -395,11 +428,12 @@ void ei_eval_qrequantize(const ei_model_t *m, const ei_op_rec_t *op, const void 
 {
   const uint32_t *a = ei_attrs(m, op);
   const int32_t *q = (const int32_t *)(const void *)(a + 1);
-  const int8_t *x = (const int8_t *)ei_slot(m, op, 0, in, out);
-  int8_t *y = (int8_t *)ei_slot(m, op, 1, in, out);
+  const void *x = ei_slot(m, op, 0, in, out);
+  void *y = ei_slot(m, op, 1, in, out);
+  const uint32_t dx = m->tensors[op->t[0]].dtype, dy = m->tensors[op->t[1]].dtype;
   uint32_t i;
   for (i = 0; i < a[0]; ++i) {
-    y[i] = (int8_t)ei_clamp_s32(ei_mbqm((int32_t)x[i] - q[0], q[1], q[2]) + q[3], -128, 127);
+    ei_qst_(y, dy, i, ei_mbqm(ei_qld_(x, dx, i) - q[0], q[1], q[2]) + q[3]);
   }
 }
 
@@ -409,15 +443,17 @@ ei_status_t ei_prepare_qmean(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
   const int32_t *q = (const int32_t *)(const void *)(a + 3);
+  const int dt = ei_qdt_(m, op, 0);
   uint64_t n, o;
-  if (op->attr_words != 7 || op->n_in != 1 || op->n_out != 1 || a[0] == 0 || a[1] == 0 || a[1] > 0x100000u ||
-      a[2] == 0 || !ei_q8_(q[0]) || !ei_qmult_(q[1], q[2]) || !ei_q8_(q[3])) {
+  /* the int32 sum minus in_zp * red: 2^20 int8 values, or 2^15 - 1 int16 ones */
+  if (op->attr_words != 7 || op->n_in != 1 || op->n_out != 1 || a[0] == 0 || a[1] == 0 || dt < 0 ||
+      a[1] > (dt == EI_DT_I16 ? 0x7FFFu : 0x100000u) || a[2] == 0 || !ei_qv_(dt, q[0]) || !ei_qmult_(q[1], q[2]) ||
+      !ei_qv_(dt, q[3])) {
     return EI_ERR_OP_INVALID;
   }
   o = (uint64_t)a[0] * a[2];
   n = o * a[1];
-  if (n > 0x7FFFFFFFu || !ei_check_tensor(m, op, 0, EI_DT_I8, (uint32_t)n) ||
-      !ei_check_tensor(m, op, 1, EI_DT_I8, (uint32_t)o)) {
+  if (n > 0x7FFFFFFFu || !ei_check_tensor(m, op, 0, dt, (uint32_t)n) || !ei_check_tensor(m, op, 1, dt, (uint32_t)o)) {
     return EI_ERR_OP_INVALID;
   }
   return EI_OK;
@@ -427,16 +463,15 @@ void ei_eval_qmean(const ei_model_t *m, const ei_op_rec_t *op, const void *const
 {
   const uint32_t *a = ei_attrs(m, op);
   const int32_t *q = (const int32_t *)(const void *)(a + 3);
-  const int8_t *x = (const int8_t *)ei_slot(m, op, 0, in, out);
-  int8_t *y = (int8_t *)ei_slot(m, op, 1, in, out);
-  const uint32_t outer = a[0], red = a[1], inner = a[2];
+  const void *x = ei_slot(m, op, 0, in, out);
+  void *y = ei_slot(m, op, 1, in, out);
+  const uint32_t outer = a[0], red = a[1], inner = a[2], dt = m->tensors[op->t[0]].dtype;
   uint32_t o, r, i;
   for (o = 0; o < outer; ++o) {
     for (i = 0; i < inner; ++i) {
       int32_t acc = 0;
-      for (r = 0; r < red; ++r) acc += x[(o * red + r) * inner + i];
-      acc = ei_mbqm(acc - q[0] * (int32_t)red, q[1], q[2]) + q[3];
-      y[o * inner + i] = (int8_t)ei_clamp_s32(acc, -128, 127);
+      for (r = 0; r < red; ++r) acc += ei_qld_(x, dt, (o * red + r) * inner + i);
+      ei_qst_(y, dt, o * inner + i, ei_mbqm(acc - q[0] * (int32_t)red, q[1], q[2]) + q[3]);
     }
   }
 }
