@@ -375,17 +375,18 @@ class _Reader:
         self._add("QDequantize", op, [self._in(op.inputs[0])], scale=s, zp=zp)
 
     # ------------------------------------------------------------ more int8 ops (ir/ops/quantized_act.py)
-    def _qp8(self, i: int) -> tuple[float, int]:
-        """(scale, zero point) of an 8-bit tensor, checked as TFLite's Prepare would rely on them."""
+    def _qp8(self, i: int, op: Any, what: str) -> tuple[float, int]:
+        """(scale, zero point) of an 8-bit tensor of op ``what``, checked as TFLite's Prepare relies on them."""
         q = self._quant(i)
         dt = self._dtype(i)
         lo, hi = (0, 255) if dt == "uint8" else (-128, 127)
         if q is None or len(q.scale) != 1 or not np.isfinite(q.scale[0]) or q.scale[0] <= 0 \
                 or not lo <= int(q.zero_point[0]) <= hi:
             raise UnsupportedModelError(
-                f"{dt} tensor {self._name(i)!r} has quantization {None if q is None else (q.scale, q.zero_point)}: "
-                f"expected one positive scale and a zero point in [{lo}, {hi}]; re-convert the model with "
-                "TFLiteConverter (representative dataset, TFLITE_BUILTINS_INT8)")
+                f"{what} {self._name(op.outputs[0])!r}: {dt} tensor {self._name(i)!r} has quantization "
+                f"{None if q is None else (q.scale.tolist(), q.zero_point.tolist())}, expected one positive scale "
+                f"and a zero point in [{lo}, {hi}]; re-convert the model with TFLiteConverter (representative "
+                "dataset, TFLITE_BUILTINS_INT8)")
         return float(q.scale[0]), int(q.zero_point[0])
 
     def _fused(self, op: Any, what: str) -> dict:
@@ -412,26 +413,26 @@ class _Reader:
                                         "time; edgeinfer imports it as a constant only (fix the shape in the model)")
         return c
 
-    def _io8(self, op: Any) -> dict:
-        (s, zp), (os_, ozp) = self._qp8(op.inputs[0]), self._qp8(op.outputs[0])
+    def _io8(self, op: Any, what: str) -> dict:
+        (s, zp), (os_, ozp) = self._qp8(op.inputs[0], op, what), self._qp8(op.outputs[0], op, what)
         return {"in_scale": s, "in_zp": zp, "out_scale": os_, "out_zp": ozp}
 
     def op_relu(self, op: Any) -> None:
         """TFLite Micro ReluQuantized: requantize to the output's parameters, clamp at its zero."""
         self._only_int8("RELU", op.inputs[0], op.outputs[0])
-        p = self._io8(op)
+        p = self._io8(op, "RELU")
         self._add("QRelu", op, [self._in(op.inputs[0])], **p, act_min=max(-128, p["out_zp"]), act_max=127)
 
     def op_relu_n1_to_1(self, op: Any) -> None:
         """Not in TFLite Micro; LiteRT requantizes and clamps to the codes of -1 and 1 (ReluX)."""
         self._only_int8("RELU_N1_TO_1", op.inputs[0], op.outputs[0])
-        self._add("QRelu", op, [self._in(op.inputs[0])], **self._io8(op), **self._act(2, op.outputs[0]))
+        self._add("QRelu", op, [self._in(op.inputs[0])], **self._io8(op, "RELU_N1_TO_1"), **self._act(2, op.outputs[0]))
 
     def op_relu6(self, op: Any) -> None:
         """TFLite Micro clamps the raw input to [zero, six] of the *input's* parameters and leaves the output's
         aside (Relu6Prepare); LiteRT requantizes. The bytes here are TFLite Micro's."""
         self._only_int8("RELU6", op.inputs[0], op.outputs[0])
-        s, zp = self._qp8(op.inputs[0])
+        s, zp = self._qp8(op.inputs[0], op, "RELU6")
         v = np.float32(6.0) / np.float32(s)
         six = min(127, max(-128, int(np.trunc(v) + (1 if v - np.trunc(v) >= 0.5 else 0)) + zp))
         # a bound at the type's own limit is left out: C's integer Clip would compare against it in vain
@@ -440,14 +441,15 @@ class _Reader:
 
     def op_leaky_relu(self, op: Any) -> None:
         self._only_int8("LEAKY_RELU", op.inputs[0], op.outputs[0])
-        self._add("QLeakyRelu", op, [self._in(op.inputs[0])], alpha=float(op.builtinOptions.alpha), **self._io8(op))
+        self._add("QLeakyRelu", op, [self._in(op.inputs[0])], alpha=float(op.builtinOptions.alpha),
+                  **self._io8(op, "LEAKY_RELU"))
 
     def op_hard_swish(self, op: Any) -> None:
         from edgeinfer.ir.node import Node
         from edgeinfer.ir.ops.quantized_act import hard_swish_params
 
         self._only_int8("HARD_SWISH", op.inputs[0], op.outputs[0])
-        p = self._io8(op)
+        p = self._io8(op, "HARD_SWISH")
         if hard_swish_params(Node("QHardSwish", [], [], p))["out_exp"] > 0:
             raise UnsupportedModelError(
                 f"HARD_SWISH {self._name(op.outputs[0])!r}: output scale {p['out_scale']:g} is below input scale / 128 "
@@ -456,13 +458,14 @@ class _Reader:
 
     def op_prelu(self, op: Any) -> None:
         self._only_int8("PRELU", op.inputs[0], op.inputs[1], op.outputs[0])
-        a_s, a_zp = self._qp8(op.inputs[1])
+        a_s, a_zp = self._qp8(op.inputs[1], op, "PRELU")
         self._add("QPRelu", op, [self._in(op.inputs[0]), self._in(op.inputs[1])], alpha_scale=a_s, alpha_zp=a_zp,
-                  **self._io8(op))
+                  **self._io8(op, "PRELU"))
 
     def op_sub(self, op: Any) -> None:
         self._only_int8("SUB", op.inputs[0], op.inputs[1], op.outputs[0])
-        (a_s, a_zp), (b_s, b_zp), (o_s, o_zp) = (self._qp8(i) for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
+        (a_s, a_zp), (b_s, b_zp), (o_s, o_zp) = (self._qp8(i, op, "SUB") for i in (op.inputs[0], op.inputs[1],
+                                                                            op.outputs[0]))
         self._add("QSub", op, [self._in(op.inputs[0]), self._in(op.inputs[1])], a_scale=a_s, a_zp=a_zp,
                   b_scale=b_s, b_zp=b_zp, out_scale=o_s, out_zp=o_zp, **self._fused(op, "SUB"))
 
@@ -482,7 +485,7 @@ class _Reader:
 
     def op_reduce_max(self, op: Any) -> None:
         self._only_int8("REDUCE_MAX", op.inputs[0], op.outputs[0])
-        if self._qp8(op.inputs[0]) != self._qp8(op.outputs[0]):
+        if self._qp8(op.inputs[0], op, "REDUCE_MAX") != self._qp8(op.outputs[0], op, "REDUCE_MAX"):
             raise UnsupportedModelError(f"REDUCE_MAX {self._name(op.outputs[0])!r}: input and output quantization "
                                         "differ; TFLite Micro requires them equal (TensorFlow's converter makes "
                                         "them so)")
@@ -632,6 +635,6 @@ class _Reader:
         if {src, dst} != {"uint8", "int8"}:
             raise UnsupportedModelError(f"QUANTIZE {self._name(op.outputs[0])!r} from {src} to {dst}: edgeinfer "
                                         "converts uint8 <-> int8 only (uint8 is the model's input or output type)")
-        (s, zp), (os_, ozp) = self._qp8(op.inputs[0]), self._qp8(op.outputs[0])
+        (s, zp), (os_, ozp) = self._qp8(op.inputs[0], op, "QUANTIZE"), self._qp8(op.outputs[0], op, "QUANTIZE")
         self._add("QRequantizeU8", op, [self._in(op.inputs[0])], in_scale=s, in_zp=zp, out_scale=os_, out_zp=ozp,
                   to=dst)

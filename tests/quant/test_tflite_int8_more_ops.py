@@ -1,0 +1,176 @@
+"""The int8 ops of typical trained Keras models beyond conv / dense / pool: IR and C bytes equal TFLite Micro's.
+
+Standalone RELU / RELU6 / LEAKY_RELU / HARD_SWISH / PRELU, SUB (broadcast, fused RELU), MAXIMUM,
+MINIMUM, REDUCE_MAX, TRANSPOSE, SLICE, STRIDED_SLICE, RESIZE_NEAREST_NEIGHBOR, ARG_MAX, SQUEEZE,
+EXPAND_DIMS and the uint8 QUANTIZE at a uint8 model's edges, on models TensorFlow quantized
+(``tflite_more_models.py``). Inputs cover every input code (a row of each extreme, rows walking
+through all codes, then uniform random rows). RELU_N1_TO_1 and int64 ARG_MAX are not in TFLite
+Micro: LiteRT (no delegates) judges those. LiteRT's agreement on the others is reported
+(``-rA`` shows it), not required.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import edgeinfer
+from edgeinfer.errors import InputError, UnsupportedModelError
+from edgeinfer.frontends.tflite import MORE_INT8_OPS, from_tflite
+from edgeinfer.ir import run
+
+pytest.importorskip("tflite_micro", reason="tflite-micro is not installed: pip install 'edgeinfer[tflite]'")
+
+import tflite_more_models as mm  # noqa: E402  (on sys.path through conftest)
+
+N = 300
+
+
+@pytest.fixture(scope="session")
+def more_models():
+    tf = pytest.importorskip("tensorflow", reason="TensorFlow (tensorflow-cpu) builds the test models")
+    return mm.build_all(tf)
+
+
+def _inputs(shape: tuple, dtype: np.dtype, seed: int) -> np.ndarray:
+    """Row 0 all lowest, row 1 all highest, then rows walking through every code, then random rows."""
+    info = np.iinfo(dtype)
+    size = int(np.prod(shape))
+    codes = np.arange(info.min, info.max + 1)
+    walk = np.resize(codes, (-(-codes.size // size) + 1) * size).reshape(-1, *shape)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(info.min, info.max + 1, size=(N, *shape))
+    x[0], x[1] = info.min, info.max
+    x[2:2 + len(walk)] = walk
+    return x.astype(dtype)
+
+
+def _dtype(path) -> np.dtype:
+    return np.dtype(mm._litert(path).get_input_details()[0]["dtype"])
+
+
+def _check(name: str, path, shape: tuple, judge: str) -> None:
+    x = _inputs(shape, _dtype(path), 11)
+    want = mm.run_tflm_all(path, x) if judge == "tflm" else mm.run_litert_all(path, x)
+    g = from_tflite(path)
+    ir = run(g, x)
+    m = edgeinfer.convert(str(path), name=name)
+    c = m.run(x)
+    assert len(g.outputs) == len(want)
+    for k, (o, w) in enumerate(zip(g.outputs, want, strict=True)):
+        assert ir[o].dtype == w.dtype, (name, k, ir[o].dtype, w.dtype)
+        np.testing.assert_array_equal(ir[o].reshape(w.shape), w, err_msg=f"{name} output {k}: IR vs {judge}")
+        np.testing.assert_array_equal(c[o].reshape(w.shape), w, err_msg=f"{name} output {k}: C vs {judge}")
+    if judge == "tflm":
+        lr = mm.run_litert_all(path, x)
+        same = [float((a.reshape(w.shape) == w).mean()) for a, w in zip(lr, want, strict=True)]
+        lsb = [int(np.abs(a.reshape(w.shape).astype(int) - w.astype(int)).max()) for a, w in zip(lr, want, strict=True)]
+        print(f"{name}: IR == C == TFLM on {sum(w.size for w in want)} values; LiteRT (no delegates) equal on "
+              f"{', '.join(f'{s:.1%}' for s in same)} of each output (max {lsb} LSB)")
+
+
+@pytest.mark.parametrize("name", mm.TFLM_MODELS)
+def test_ir_and_c_bytes_equal_tflite_micro(more_models, name):
+    path, shape = more_models[name]
+    _check(name, path, shape, "tflm")
+
+
+@pytest.mark.parametrize("name", mm.LITERT_ONLY)
+def test_ops_tflite_micro_lacks_equal_litert(more_models, name):
+    """RELU_N1_TO_1 and ARG_MAX to int64 are not in TFLite Micro: LiteRT's reference is the judge."""
+    path, shape = more_models[name]
+    _check(name, path, shape, "litert")
+
+
+def test_every_claimed_op_is_exercised(more_models):
+    from ai_edge_litert import schema_py_generated as s
+
+    names = {v: k for k, v in vars(s.BuiltinOperator).items() if not k.startswith("_")}
+    used, ir_ops = set(), set()
+    for path, _ in more_models.values():
+        m = s.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+        used |= {names[max(c.builtinCode, c.deprecatedBuiltinCode)] for c in m.operatorCodes}
+        ir_ops |= set(from_tflite(path).ops())
+    assert set(MORE_INT8_OPS) <= used
+    assert {"QRelu", "QLeakyRelu", "QHardSwish", "QPRelu", "QSub", "QRequantizeU8", "Max", "Min", "ReduceMax",
+            "ArgMax", "Cast", "Clip", "Transpose", "Slice", "Gather", "Reshape"} <= ir_ops
+
+
+def test_uint8_model_takes_and_returns_uint8(more_models):
+    path, shape = more_models["mbv3_block_uint8"]
+    m = edgeinfer.convert(str(path), name="mbv3_u8")
+    assert m.input_dtype == np.uint8 and m.output_dtype == np.uint8
+    x = _inputs(shape, np.dtype(np.uint8), 5)[:20]
+    assert m.predict(x).dtype == np.uint8
+    with pytest.raises(InputError, match="uint8"):
+        m.predict(x.astype(np.int16) - 1)
+
+
+def test_act_kernels_cross_compile(more_models, tmp_path):
+    """The generated C of the model using every new kernel builds with -Werror for a Cortex-M4."""
+    cc = shutil.which("arm-none-eabi-gcc")
+    if cc is None:
+        pytest.skip("arm-none-eabi-gcc is not installed")
+    for name in ("mbv3_block_uint8", "compare_sub", "prelu", "act_zoo", "argmax", "resize"):
+        out = tmp_path / name
+        files = edgeinfer.convert(str(more_models[name][0]), name=name).save(out)
+        subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-mcpu=cortex-m4", "-mthumb", "-O2",
+                        "-c", *[f.name for f in files if f.suffix == ".c"]], cwd=out, check=True, capture_output=True)
+
+
+# ------------------------------------------------------------------ bad input
+def _mutated(src, tmp_path, fn) -> str:
+    """A copy of ``src`` with ``fn(model, subgraph, schema)`` applied to its flatbuffer."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as s
+
+    m = s.ModelT.InitFromPackedBuf(src.read_bytes(), 0)
+    fn(m, m.subgraphs[0], s)
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    out = tmp_path / f"bad_{src.stem}.tflite"
+    out.write_bytes(bytes(b.Output()))
+    return str(out)
+
+
+def _ops(m, sg, s, op: str) -> list:
+    return [o for o in sg.operators if m.operatorCodes[o.opcodeIndex].builtinCode == getattr(s.BuiltinOperator, op)]
+
+
+def test_uint8_quantize_with_bad_params_is_refused(more_models, tmp_path):
+    def bad_zero_point(m, sg, s):
+        sg.tensors[sg.inputs[0]].quantization.zeroPoint = np.array([300])
+
+    path = _mutated(more_models["mbv3_block_uint8"][0], tmp_path, bad_zero_point)
+    with pytest.raises(UnsupportedModelError, match=r"QUANTIZE .*uint8 tensor .*zero point in \[0, 255\].*re-convert"):
+        from_tflite(path)
+
+
+def test_unsupported_fused_activation_is_named(more_models, tmp_path):
+    def tanh_on_sub(m, sg, s):
+        _ops(m, sg, s, "SUB")[0].builtinOptions.fusedActivationFunction = s.ActivationFunctionType.TANH
+
+    path = _mutated(more_models["mbv3_block"][0], tmp_path, tanh_on_sub)
+    with pytest.raises(UnsupportedModelError, match="SUB .* fused activation TANH.*as its own layer"):
+        from_tflite(path)
+
+
+def test_reduce_max_with_requantization_is_refused(more_models, tmp_path):
+    def rescale(m, sg, s):
+        sg.tensors[_ops(m, sg, s, "REDUCE_MAX")[0].outputs[0]].quantization.scale = np.array([0.5], np.float32)
+
+    path = _mutated(more_models["seq"][0], tmp_path, rescale)
+    with pytest.raises(UnsupportedModelError, match="REDUCE_MAX .*quantization differ"):
+        from_tflite(path)
+
+
+def test_hard_swish_output_scale_tflite_refuses(more_models, tmp_path):
+    def tiny_out(m, sg, s):
+        sg.tensors[_ops(m, sg, s, "HARD_SWISH")[0].outputs[0]].quantization.scale = np.array([1e-6], np.float32)
+
+    path = _mutated(more_models["act_zoo"][0], tmp_path, tiny_out)
+    with pytest.raises(UnsupportedModelError, match="HARD_SWISH .*TFLite refuses this too"):
+        from_tflite(path)
