@@ -367,7 +367,7 @@ def _pool_nd(b: _Builder, node: Node, x: list[int], y: list[int]) -> None:
 
     dt = b.g.tensors[node.inputs[0]].dtype
     is_max = node.op == "MaxPool"
-    if dt not in ("float32", *INT_DTYPES) or (not is_max and dt != "float32"):
+    if dt not in DTYPES or (not is_max and dt != "float32"):
         raise UnsupportedModelError(f"the interpreter runs {node.op} on float32{' or integers' if is_max else ''}, "
                                     f"not {dt}")
     nd = len(x) - 2
@@ -444,8 +444,8 @@ def _binary(b: _Builder, node: Node) -> None:
     if node.name in b.g.metadata.get("accumulate", {}).values():
         return  # the planner made the conv before it add its result into the other operand's buffer
     dts = [b.g.tensors[t].dtype for t in (*node.inputs, node.outputs[0])]
-    ok = dts[2] in ("float32", *INT_DTYPES) and dts[0] == dts[2] and (
-        dts[1] == dts[2] if node.op != "Pow" else dts[1] in ("float32", "float64", *INT_DTYPES))
+    ok = dts[2] in ("float32", *INT_DTYPES, "bool") and dts[0] == dts[2] and (
+        dts[1] == dts[2] if node.op != "Pow" else dts[1] in DTYPES) and not (dts[2] == "bool" and node.op == "Sub")
     if not ok:
         raise UnsupportedModelError(f"the interpreter runs {node.op} on float32 or integer tensors of one type "
                                     f"(any numeric exponent for Pow), not {' and '.join(dts[:2])} -> {dts[2]}")
@@ -480,11 +480,15 @@ def _unary(b: _Builder, node: Node) -> None:
         raise UnsupportedModelError("the interpreter's Clip takes its bounds as attributes")
     dt = b.g.tensors[node.inputs[0]].dtype
     if node.op == "Clip" and dt in INT_DTYPES + ("bool",):
-        # compared in the element type; a bound beyond the type's range clamps nothing, as the IR's np.clip
+        # compared in the element type, the bounds cast to it first (as the IR reference and the generated C)
         info = np.iinfo(np.uint8 if dt == "bool" else np.dtype(dt))
-        lo_i = int(info.min) if lo is None else int(np.clip(int(lo), info.min, info.max))
-        hi_i = int(info.max) if hi is None else int(np.clip(int(hi), info.min, info.max))
+        lo_i = int(info.min) if lo is None else int(np.asarray(lo).astype(dt))
+        hi_i = int(info.max) if hi is None else int(np.asarray(hi).astype(dt))
         b.op(OP_UNARY, [node.inputs[0]], [node.outputs[0]], [kind, *_i64w(lo_i), *_i64w(hi_i)])
+        return
+    if node.op == "Clip" and dt == "float64":
+        b.op(OP_UNARY, [node.inputs[0]], [node.outputs[0]],
+             [kind, *_f64w(-np.inf if lo is None else lo), *_f64w(np.inf if hi is None else hi)])
         return
     _require_f32(b, node)
     if node.op == "LeakyRelu":

@@ -269,7 +269,8 @@ void ei_eval_gap(const ei_model_t *m, const ei_op_rec_t *op, const void *const *
  * float32, or an integer type y and a share: wrapping to the element type as the generated C's
  * (t)(a op b) (computed in 64 bits, so no signed overflow), division truncating; a division by zero
  * (only possible in run-time data) gives 0. pow's exponent b may have any numeric type:
- * powf(a, (float)b) for float32, (t)pow((double)a, (double)b) for integers, as the generated C. ---- */
+ * powf(a, (float)b) for float32, (t)pow((double)a, (double)b) for integers, as the generated C.
+ * bool: the IR reference's numpy semantics (add = or, mul = and, a / 0 true, any nonzero result true). ---- */
 #define EI_BIN_WORDS 13u
 
 /* 1 when every index the strides reach over dims stays below numel. */
@@ -299,8 +300,8 @@ ei_status_t ei_prepare_binary(const ei_model_t *m, const ei_op_rec_t *op)
   z = ei_check_tensor(m, op, 1, -1, 0);
   y = ei_check_tensor(m, op, 2, -1, (uint32_t)n);
   if (!x || !z || !y || !ei_bcast_ok(a + 1, a + 5, ei_numel(x)) || !ei_bcast_ok(a + 1, a + 9, ei_numel(z)) ||
-      x->dtype != y->dtype || (y->dtype != EI_DT_F32 && (!ei_is_int_dtype(y->dtype) || y->dtype == EI_DT_BOOL)) ||
-      (a[0] != 4 && z->dtype != y->dtype) || (a[0] == 4 && z->dtype == EI_DT_BOOL)) {
+      x->dtype != y->dtype || (y->dtype != EI_DT_F32 && !ei_is_int_dtype(y->dtype)) ||
+      (a[0] != 4 && z->dtype != y->dtype) || (y->dtype == EI_DT_BOOL && a[0] == 1)) {
     return EI_ERR_OP_INVALID;
   }
   return EI_OK;
@@ -330,7 +331,7 @@ static void ei_bin_any_(uint32_t kind, const ei_tensor_rec_t *tx, const void *x,
     const double p = pow((double)u, e);
     /* the cast of a double outside int64 is undefined: saturate (NaN gives 0) */
     r = p != p ? 0 : p >= 9.2233720368547758e18 ? INT64_MAX : p <= -9.2233720368547758e18 ? INT64_MIN : (int64_t)p;
-    ei_st_int(y, dt, o, r);
+    ei_st_int(y, dt, o, dt == EI_DT_BOOL ? (p != 0.0) : r);
     return;
   }
   v = ei_ld_int(z, dt, j);
@@ -338,9 +339,9 @@ static void ei_bin_any_(uint32_t kind, const ei_tensor_rec_t *tx, const void *x,
   case 0: r = (int64_t)((uint64_t)u + (uint64_t)v); break;
   case 1: r = (int64_t)((uint64_t)u - (uint64_t)v); break;
   case 2: r = (int64_t)((uint64_t)u * (uint64_t)v); break;
-  default: r = v == 0 ? 0 : (v == -1 ? (int64_t)(0u - (uint64_t)u) : u / v); break;
+  default: r = v == 0 ? (dt == EI_DT_BOOL) : (v == -1 ? (int64_t)(0u - (uint64_t)u) : u / v); break;
   }
-  ei_st_int(y, dt, o, r);
+  ei_st_int(y, dt, o, dt == EI_DT_BOOL ? r != 0 : r);
 }
 
 static float ei_bin_(uint32_t kind, float u, float v)
@@ -432,7 +433,8 @@ void ei_eval_affine(const ei_model_t *m, const ei_op_rec_t *op, const void *cons
 
 /* ---- UNARY (in place allowed), float32: attrs {kind, p, q} with kind 0 relu, 1 sigmoid, 2 tanh, 3 clip to
  * [p, q], 4 exp, 5 sqrt, 6 erf, 7 leaky relu (slope p), 8 hard sigmoid (alpha p, beta q), 9 hard swish, each the
- * generated C's expression; integer types: Clip only, attrs {3, lo (int64, 2 words), hi (int64, 2 words)}. ---- */
+ * generated C's expression; other types: Clip only, attrs {3, lo, hi} with bounds of 2 words each (int64 for
+ * the integer types, double for float64). ---- */
 ei_status_t ei_prepare_unary(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
@@ -442,8 +444,7 @@ ei_status_t ei_prepare_unary(const ei_model_t *m, const ei_op_rec_t *op)
   }
   x = ei_check_tensor(m, op, 0, -1, 0);
   if (!x || !ei_check_tensor(m, op, 1, x->dtype, ei_numel(x)) ||
-      (x->dtype == EI_DT_F32 ? (op->attr_words != 3 || a[0] > 9)
-                             : (!ei_is_int_dtype(x->dtype) || op->attr_words != 5 || a[0] != 3))) {
+      (x->dtype == EI_DT_F32 ? (op->attr_words != 3 || a[0] > 9) : (op->attr_words != 5 || a[0] != 3))) {
     return EI_ERR_OP_INVALID;
   }
   return EI_OK;
@@ -477,13 +478,27 @@ void ei_eval_unary(const ei_model_t *m, const ei_op_rec_t *op, const void *const
   const float *x = (const float *)ei_slot(m, op, 0, in, out);
   float *y = (float *)ei_slot(m, op, 1, in, out);
   const int32_t n = (int32_t)ei_numel(t);
+  if (t->dtype == EI_DT_F64) {
+    double lo, hi;
+    const double *xd = (const double *)(const void *)x;
+    double *yd = (double *)(void *)y;
+    int32_t i;
+    memcpy(&lo, a + 1, 8);
+    memcpy(&hi, a + 3, 8);
+    for (i = 0; i < n; ++i) {
+      const double w = xd[i] < lo ? lo : xd[i];
+      yd[i] = w > hi ? hi : w;
+    }
+    return;
+  }
   if (t->dtype != EI_DT_F32) {
-    /* integer Clip, compared in the element type: y = v > hi ? hi : (v < lo ? lo : v), as the generated C */
+    /* integer Clip in the element type: min(max(v, lo), hi), the IR reference's order (the bounds stored
+     * already cast to the type) */
     const int64_t lo = ei_word_i64_(a + 1), hi = ei_word_i64_(a + 3);
     int32_t i;
     for (i = 0; i < n; ++i) {
-      const int64_t v = ei_ld_int(x, t->dtype, (uint32_t)i);
-      ei_st_int(y, t->dtype, (uint32_t)i, v > hi ? hi : (v < lo ? lo : v));
+      const int64_t v = ei_ld_int(x, t->dtype, (uint32_t)i), w = v < lo ? lo : v;
+      ei_st_int(y, t->dtype, (uint32_t)i, w > hi ? hi : w);
     }
     return;
   }

@@ -231,7 +231,7 @@ void ei_eval_logsoftmax(const ei_model_t *m, const ei_op_rec_t *op, const void *
 /* ---- NPOOL: pooling over up to 3 spatial axes (leading ones padded with size 1), the generated C's loops for
  * 3-D inputs, integer element types (max) and MaxPool's int64 Indices output:
  * attrs {is_max, nc (images x channels), include_pad, storage_order, sp[3], out[3], k[3], s[3], d[3],
- * pad_begin[3], pad_end[3]}; x -> y [, indices (i64)]. Average pools are float32. ---- */
+ * pad_begin[3], pad_end[3]}; x -> y [, indices (i64)]. Average pools are float32; max pools any type. ---- */
 #define EI_NPOOL_WORDS 25u
 
 ei_status_t ei_prepare_npool(const ei_model_t *m, const ei_op_rec_t *op)
@@ -253,7 +253,7 @@ ei_status_t ei_prepare_npool(const ei_model_t *m, const ei_op_rec_t *op)
   if (xn > 0x7FFFFFFFu || yn > 0x7FFFFFFFu || win > 0x7FFFFFu) return EI_ERR_OP_INVALID;
   x = ei_check_tensor(m, op, 0, -1, (uint32_t)xn);
   y = ei_check_tensor(m, op, 1, -1, (uint32_t)yn);
-  if (!x || !y || x->dtype != y->dtype || x->dtype == EI_DT_F64 || (!a[0] && x->dtype != EI_DT_F32) ||
+  if (!x || !y || x->dtype != y->dtype || (!a[0] && x->dtype != EI_DT_F32) ||
       (op->n_out == 2 && (!a[0] || !ei_check_tensor(m, op, 2, EI_DT_I64, (uint32_t)yn)))) {
     return EI_ERR_OP_INVALID;
   }
@@ -280,6 +280,7 @@ void ei_eval_npool(const ei_model_t *m, const ei_op_rec_t *op, const void *const
         for (o2 = 0; o2 < on[2]; ++o2) {
           const uint32_t yo = (uint32_t)c * (uint32_t)oplane + (uint32_t)((o0 * on[1] + o1) * on[2] + o2);
           float accf = 0.0f;
+          double accd = 0.0;
           int64_t acci = 0;
           int32_t n = 0, arg = -1;
           for (k0 = 0; k0 < k[0]; ++k0) {
@@ -301,6 +302,9 @@ void ei_eval_npool(const ei_model_t *m, const ei_op_rec_t *op, const void *const
                   const float v = ((const float *)x)[at];
                   if (!is_max) accf += v;
                   else if (arg < 0 || v > accf) { accf = v; arg = j0 * ast[0] + j1 * ast[1] + j2 * ast[2]; }
+                } else if (dt == EI_DT_F64) {
+                  const double v = ((const double *)x)[at];
+                  if (arg < 0 || v > accd) { accd = v; arg = j0 * ast[0] + j1 * ast[1] + j2 * ast[2]; }
                 } else {
                   const int64_t v = ei_ld_int(x, dt, at);
                   if (arg < 0 || v > acci) { acci = v; arg = j0 * ast[0] + j1 * ast[1] + j2 * ast[2]; }
@@ -309,7 +313,8 @@ void ei_eval_npool(const ei_model_t *m, const ei_op_rec_t *op, const void *const
               }
             }
           }
-          if (dt != EI_DT_F32) ei_st_int(y, dt, yo, acci);
+          if (dt == EI_DT_F64) ((double *)y)[yo] = accd;
+          else if (dt != EI_DT_F32) ei_st_int(y, dt, yo, acci);
           else ((float *)y)[yo] = is_max ? accf : (n > 0 ? accf / (float)n : 0.0f);
           if (ind) ind[yo] = (int64_t)c * plane + arg;
         }

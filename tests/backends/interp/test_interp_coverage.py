@@ -1,0 +1,417 @@
+"""The interpreter runs everything the code-generation backend runs, on the corpora the C backend is tested on.
+
+* every op the C backend registers has an interpreter lowering, and for every IR element type, every
+  (op, dtype) the C emitters accept is one the interpreter runs, equal to the IR reference: the C side
+  is read from the emitters themselves (``generate`` on a small graph per op and dtype); where the two
+  disagree, compiling the C decides whether the C backend really runs it;
+* ONNX's node tests of every op the ONNX frontend claims (the C backend's conformance corpus), including
+  the shape and layout ops (Transpose, Slice, Concat, Split, Pad, Gather, Resize) on every element type
+  they come in;
+* the int8 ``.tflite`` models of ``tests/quant/tflite_models.py`` end to end through
+  ``edgeinfer.convert(path, backend="interp")`` (``pad_strided`` and ``mlp_gates`` included), the 16x8
+  models (TensorFlow's, the digits CNN and a hand-written flatbuffer with the parameters no converter
+  picks): TFLite Micro's bytes;
+* the fixed-point classical models of ``tests/quant/test_fixed_point.py`` (re-created here), every output
+  element equal to the integer IR reference, and their runtime op file linking no soft-float helper for a
+  Cortex-M0+.
+
+Integer outputs must be equal; float outputs within the C conformance tolerance (rtol 1e-4), since the
+kernels sum in their own order.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import edgeinfer
+from edgeinfer.backends.c.registry import supported_ops as c_supported_ops
+from edgeinfer.backends.interp import format as fmt
+from edgeinfer.backends.interp.model import RUNTIME_DIR, InterpModel
+from edgeinfer.errors import UnsupportedModelError
+from edgeinfer.ir import run
+from edgeinfer.ir.graph import Graph
+
+TESTS = Path(__file__).resolve().parents[2]
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def _interp(g: Graph, xs: list[np.ndarray]) -> dict[str, np.ndarray]:
+    outs = InterpModel(g, "cov")._run([np.asarray(x, g.tensors[t].dtype) for x, t in zip(xs, g.inputs, strict=True)])
+    return dict(zip(g.outputs, outs, strict=True))
+
+
+def _assert_matches(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    got = np.asarray(got).reshape(np.shape(want))
+    if np.issubdtype(np.asarray(want).dtype, np.floating):
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, equal_nan=True, err_msg=what)
+    else:
+        np.testing.assert_array_equal(got, want, err_msg=what)
+
+
+# ---------------------------------------------------------------- op and dtype coverage, read from the C emitters
+def test_every_c_op_has_an_interpreter_lowering() -> None:
+    missing = sorted(set(c_supported_ops()) - set(fmt.supported_ops()))
+    assert not missing, f"ops the C backend runs and the interpreter does not: {missing}"
+
+
+DTYPES = ["float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "bool"]
+
+
+def _data(dtype: str, shape: tuple, rng: np.random.Generator, positive: bool = False) -> np.ndarray:
+    if dtype == "bool":
+        return rng.integers(0, 2, size=shape).astype(bool)
+    if dtype.startswith("float"):
+        v = rng.standard_normal(shape) * 2
+        return (np.abs(v) + 0.1 if positive else v).astype(dtype)
+    lo = 1 if positive or dtype.startswith("uint") else -5
+    return rng.integers(lo, 6, size=shape).astype(dtype)
+
+
+def _graph(op: str, dtype: str, shape: tuple = (2, 3, 4), n_out: int = 1, inputs: list | None = None,
+           **attrs) -> Graph:
+    """x (None, *shape) of dtype through one ``op``; ``inputs`` after x: constants (arrays) or "x" again."""
+    g = Graph("probe")
+    g.add_input("x", (None, *shape), dtype)
+    names = ["x"] + [i if isinstance(i, str) else g.add_const(f"c{k}", i) for k, i in enumerate(inputs or [])]
+    outs = [f"y{k}" for k in range(n_out)]
+    g.add_node(op, names, outs, **attrs)
+    g.outputs += outs
+    return g.validate()
+
+
+def _probes(dtype: str) -> dict[str, Graph]:
+    """One small graph per dtype-generic op (the float-only and quantized ops are covered by the corpora)."""
+    rng = np.random.default_rng(0)
+    spatial = (2, 4, 4)
+    small = (1, 1, 4)
+    p = {op: _graph(op, dtype) for op in ("Relu", "Sigmoid", "Tanh", "Exp", "Erf", "HardSwish", "Identity")}
+    p["Sqrt"] = _graph("Sqrt", dtype)
+    p["LeakyRelu"] = _graph("LeakyRelu", dtype, alpha=0.1)
+    p["HardSigmoid"] = _graph("HardSigmoid", dtype, alpha=0.3, beta=0.4)
+    p["Clip"] = _graph("Clip", dtype, min=-2, max=3)
+    p["Softmax"] = _graph("Softmax", dtype, axis=-1)
+    p["LogSoftmax"] = _graph("LogSoftmax", dtype, axis=2)
+    p["Flatten"] = _graph("Flatten", dtype, axis=1)
+    p["Reshape"] = _graph("Reshape", dtype, inputs=[np.array([0, 4, 6], np.int64)])
+    p["Squeeze"] = _graph("Squeeze", dtype, shape=(2, 1, 4), axes=[2])
+    p["Unsqueeze"] = _graph("Unsqueeze", dtype, axes=[2])
+    p["Transpose"] = _graph("Transpose", dtype, perm=[0, 3, 1, 2])
+    p["Concat"] = _graph("Concat", dtype, inputs=["x"], axis=2)
+    p["Split"] = _graph("Split", dtype, n_out=2, axis=3, split=[1, 3])
+    p["Slice"] = _graph("Slice", dtype, starts=[1, 3], ends=[3, 0], axes=[2, 3], steps=[1, -2])
+    p["Gather"] = _graph("Gather", dtype, inputs=[np.array([2, -1, 0, 2], np.int64)], axis=2)
+    p["Pad"] = _graph("Pad", dtype, pads=[0, 0, 1, -1, 0, 1, 2, 1], mode="constant", value=1)
+    for op in ("ReduceSum", "ReduceMax", "ReduceMean"):
+        p[op] = _graph(op, dtype, axes=[1, 3], keepdims=0)
+    p["ArgMax"] = _graph("ArgMax", dtype, axis=-1)
+    p["MaxPool"] = _graph("MaxPool", dtype, shape=spatial, kernel_shape=[2, 2], strides=[1, 2])
+    p["AveragePool"] = _graph("AveragePool", dtype, shape=spatial, kernel_shape=[2, 2])
+    p["GlobalMaxPool"] = _graph("GlobalMaxPool", dtype, shape=spatial)
+    p["GlobalAveragePool"] = _graph("GlobalAveragePool", dtype, shape=spatial)
+    for mode in ("nearest", "linear"):
+        p[f"Resize-{mode}"] = _graph("Resize", dtype, shape=spatial, scales=[1.0, 1.0, 2.0, 1.5],
+                                     sizes=[1, 2, 8, 6], mode=mode, coordinate_transformation_mode="asymmetric",
+                                     nearest_mode="floor")
+    for op in ("Add", "Sub", "Mul", "Div"):
+        p[op] = _graph(op, dtype, inputs=[_data(dtype, small, rng, positive=True)])
+    p["Pow"] = _graph("Pow", dtype, inputs=[rng.integers(0, 3, size=small).astype(np.int32)])
+    p["Pow-same"] = _graph("Pow", dtype, inputs=[_data(dtype, small, rng, positive=True)])
+    return p
+
+
+def _c_generates(g: Graph) -> bool:
+    """Whether the C backend's emitters produce code for ``g`` (the C backend's own claim)."""
+    from edgeinfer.backends.c.emit import generate
+
+    try:
+        generate(g.copy(), "probe")
+    except Exception:  # noqa: BLE001 (any refusal or emitter error: the C backend does not run it)
+        return False
+    return True
+
+
+def _c_runs(g: Graph, xs: list[np.ndarray], want: dict[str, np.ndarray]) -> bool:
+    """Whether the generated C compiles (-Werror), runs and gives the IR reference's outputs: decides a
+    disagreement between the backends (some emitters produce code for types it does not compile for)."""
+    from edgeinfer.backends.c.model import CModel
+
+    try:
+        outs = CModel(g.copy(), "probe")._run(xs)
+        for o, got in zip(g.outputs, outs, strict=True):
+            _assert_matches(got, want[o], o)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_dtype_the_c_emitters_accept_runs_in_the_interpreter(dtype: str) -> None:
+    rng = np.random.default_rng(1)
+    checked, refused = [], []
+    for key, g in _probes(dtype).items():
+        x = np.stack([_data(dtype, tuple(g.tensors["x"].shape[1:]), rng, positive=key == "Sqrt") for _ in range(3)])
+        try:
+            want = run(g, x)
+        except Exception:  # noqa: BLE001 (not a combination the IR defines)
+            continue
+        if not _c_generates(g):
+            continue
+        try:
+            got = _interp(g, [x])
+        except UnsupportedModelError:
+            if _c_runs(g, [x], want):
+                refused.append(key)
+            continue
+        for o in g.outputs:
+            _assert_matches(got[o], want[o], f"{key} {dtype} -> {o}")
+        checked.append(key)
+    assert not refused, f"the C backend runs these on {dtype} and the interpreter refuses them: {refused}"
+    assert checked or dtype in ("float64", "bool")
+
+
+# ---------------------------------------------------------------- ONNX node tests (the C backend's conformance corpus)
+sys.path.insert(0, str(TESTS / "frontends" / "onnx"))
+
+
+def _onnx_cases() -> dict[str, dict]:
+    import conformance
+
+    return {c["name"]: c for c in conformance.load_cases() if conformance.case_op(c)}
+
+
+def _onnx_case(case: dict) -> str:
+    """'pass', or 'outside' for a case the ONNX frontend refuses on purpose (the C backend never sees it)."""
+    import conformance
+    import onnx
+
+    from edgeinfer.frontends.onnx import from_onnx
+
+    model = onnx.load_from_string(case["model"])
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset > conformance.MAX_OPSET and not conformance._retarget_opset(model):
+        return "outside"
+    inputs, _ = case["data"][0]
+    names = [vi.name for vi in model.graph.input if vi.name not in {t.name for t in model.graph.initializer}]
+    feeds = dict(zip(names, inputs, strict=False))
+    model = conformance._bake_params(model, feeds)
+    try:
+        g = from_onnx(model)
+    except UnsupportedModelError as e:
+        assert conformance.narrowed(str(e)), f"{case['name']}: refused outside the documented narrowings: {e}"
+        return "outside"
+    xs = [feeds[n] for n in g.inputs]
+    want = run(g, {n: feeds[n] for n in g.inputs})
+    outs = list(g.outputs)
+    if any(g.tensors[n].shape and g.tensors[n].shape[0] not in (None, 1) for n in g.inputs):
+        g, xs = conformance.batch_as_one_sample(g), [np.asarray(x)[None] for x in xs]
+    got = InterpModel(g, "case")._run([np.asarray(x, g.tensors[t].dtype) for x, t in zip(xs, g.inputs, strict=True)])
+    for name, arr in zip(outs, got, strict=True):
+        _assert_matches(arr, want[name], f"{case['name']} -> {name}")
+    return "pass"
+
+
+@pytest.fixture(scope="module")
+def onnx_cases() -> dict[str, dict]:
+    pytest.importorskip("onnx")
+    return _onnx_cases()
+
+
+def test_onnx_node_cases_equal_reference(onnx_cases) -> None:
+    import conformance
+
+    results: dict[str, dict[str, int]] = {}
+    for case in onnx_cases.values():
+        status = _onnx_case(case)
+        results.setdefault(conformance.case_op(case), {}).setdefault(status, 0)
+        results[conformance.case_op(case)][status] += 1
+    passed = sum(r.get("pass", 0) for r in results.values())
+    # every claimed op has cases, and each runs (layout ops on every element type ONNX tests them with);
+    # Constant's only case is a graph without inputs, which the frontend refuses
+    assert set(results) == set(conformance.OPS)
+    assert all(r.get("pass", 0) for op, r in results.items() if op != "Constant"), results
+    print(f"ONNX node cases through the interpreter: {passed} equal the IR reference, "
+          f"{sum(r.get('outside', 0) for r in results.values())} refused by the frontend")
+
+
+# ---------------------------------------------------------------- TFLite int8 and 16x8
+sys.path.insert(0, str(TESTS / "quant"))
+
+
+@pytest.fixture(scope="module")
+def tf():
+    pytest.importorskip("tflite_micro", reason="tflite-micro's interpreter is the judge")
+    return pytest.importorskip("tensorflow", reason="TensorFlow builds the .tflite test models")
+
+
+@pytest.fixture(scope="module")
+def tm(tf):
+    import tflite_models
+
+    return tflite_models
+
+
+@pytest.mark.parametrize("name", ["conv_net", "residual", "pad_strided", "mlp_gates", "gap_net"])
+def test_int8_tflite_end_to_end_equals_tflm(tf, tm, name: str) -> None:
+    from edgeinfer.frontends.tflite import from_tflite
+
+    path, shape = tm.build_all(tf)[name]
+    x = np.random.default_rng(7).integers(-128, 128, size=(30, *shape)).astype(np.int8)
+    got = edgeinfer.convert(str(path), backend="interp", name=name).predict(x)
+    g = from_tflite(path)
+    want = run(g, x)[g.outputs[0]]
+    assert got.dtype == np.int8
+    np.testing.assert_array_equal(np.asarray(got).reshape(want.shape), want)
+    np.testing.assert_array_equal(np.asarray(got).reshape(want.shape), tm.run_tflm(path, x).reshape(want.shape))
+
+
+def _int16_rows(rng: np.random.Generator, shape: tuple, n: int = 80) -> np.ndarray:
+    """The whole int16 range, a third shrunk towards 0, and the extremes."""
+    x = rng.integers(-32768, 32768, size=(n, *shape))
+    x[: n // 3] //= rng.integers(1, 600, size=(n // 3,) + (1,) * len(shape))
+    x[-1], x[-2], x[-3] = 32767, -32768, 0
+    return x.astype(np.int16)
+
+
+def _tflm_equal(tm, g: Graph, path: Path, xs: list[np.ndarray]) -> set[str]:
+    want = tm.run_tflm_all(path, xs)
+    ir = run(g, xs)
+    got = _interp(g, xs)
+    for i, o in enumerate(g.outputs):
+        np.testing.assert_array_equal(ir[o].reshape(want[i].shape), want[i], err_msg=f"IR -> {o}")
+        np.testing.assert_array_equal(got[o].reshape(want[i].shape), want[i], err_msg=f"interpreter -> {o}")
+    return {n.op for n in g.nodes if g.tensors[n.outputs[0]].dtype == "int16"}
+
+
+@pytest.mark.parametrize("name", ["unary", "spatial", "binary", "float_io"])
+def test_16x8_tflite_equals_tflm(tf, tm, name: str) -> None:
+    path, shapes = tm.build_16x8(tf)[name]
+    g = edgeinfer.load_graph(path)
+    rng = np.random.default_rng(3)
+    if name == "float_io":
+        xs = [(rng.standard_normal((80, *s)) * 3).astype(np.float32) for s in shapes]
+    else:
+        xs = [_int16_rows(rng, s) for s in shapes]
+    ops = _tflm_equal(tm, g, path, xs)
+    assert ops & {"QSoftmax", "QMul", "QMean", "QFullyConnected", "Pad", "Concat"}
+
+
+def test_16x8_digits_cnn_equals_tflm(tf, tm) -> None:
+    import digits_keras as dk
+
+    path = dk.build(tf)["int16x8"]
+    g = edgeinfer.load_graph(path)
+    x = dk.digits()[0][1300:1360]
+    ops = _tflm_equal(tm, g, path, [x])
+    assert {"QConv2D", "QDepthwiseConv2D", "QMaxPool2D", "QAveragePool2D", "QFullyConnected"} <= ops
+
+
+def test_16x8_handwritten_parameters_equal_tflm(tm, tmp_path) -> None:
+    """Parameters no converter picks: power-of-two int16 scales (the logistic / tanh kernels' own multiplier),
+    a softmax beta, int8 -> int16 and int16 -> int8 QUANTIZE, an int16 ADD with broadcasting."""
+    row, sig = (1, 32), 2.0 ** -15
+    tensors = [(row, "int16", 2.0 ** -12, 0, None), (row, "int16", 2.0, 0, None), (row, "int8", 0.05, -3, None),
+               (row, "int16", sig, 0, None), (row, "int16", sig, 0, None), (row, "int16", 1 / 32768, 0, None),
+               (row, "int16", 1.5e-4, 0, None), (row, "int8", 0.03, 5, None),
+               ((1, 1), "int16", 2.0 ** -12, 0, np.array([[1234]], np.int16)), (row, "int16", 3e-3, 0, None)]
+    ops = [("LOGISTIC", [0], [3], None), ("TANH", [0], [4], None), ("SOFTMAX", [1], [5], {"beta": 0.37}),
+           ("QUANTIZE", [2], [6], None), ("QUANTIZE", [0], [7], None),
+           ("ADD", [0, 8], [9], {"fusedActivationFunction": 0})]
+    path = tm.write_tflite(tmp_path / "i16_hand.tflite", tensors, ops, [0, 1, 2], [3, 4, 5, 6, 7, 9])
+    g = edgeinfer.load_graph(path)
+    rng = np.random.default_rng(5)
+    xs = [_int16_rows(rng, (32,)), _int16_rows(rng, (32,)), rng.integers(-128, 128, size=(80, 32)).astype(np.int8)]
+    assert {"QLogistic", "QTanh", "QSoftmax", "QRequantize", "QAdd"} <= _tflm_equal(tm, g, path, xs)
+
+
+# ---------------------------------------------------------------- fixed-point classical models
+FX_TRAIN = 1300
+
+
+def _fx_models() -> dict:
+    """The models of tests/quant/test_fixed_point.py."""
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return {"rf": RandomForestClassifier(20, max_depth=8, random_state=0),
+            "gb_binary": GradientBoostingClassifier(n_estimators=15, max_depth=3, random_state=0),
+            "lr": make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
+            "lr_binary": LogisticRegression(max_iter=2000),
+            "mlp_relu": MLPClassifier((32,), max_iter=300, random_state=0),
+            "mlp_tanh": MLPClassifier((16, 12), activation="tanh", max_iter=300, random_state=0)}
+
+
+@pytest.fixture(scope="module")
+def fx_fitted() -> tuple[np.ndarray, dict]:
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = X.astype(np.float32)
+    fitted = {}
+    for name, model in _fx_models().items():
+        yy = y % 2 if name.endswith("binary") else y
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fitted[name] = model.fit(X[:FX_TRAIN], yy[:FX_TRAIN])
+    return X, fitted
+
+
+@pytest.mark.parametrize("scheme", ["int16", "int8"])
+@pytest.mark.parametrize("name", list(_fx_models()))
+def test_fixed_point_models_equal_integer_reference(fx_fitted, name: str, scheme: str) -> None:
+    from edgeinfer.ir.ops.fixed_point import quantize_features
+
+    X, fitted = fx_fitted
+    model = fitted[name]
+    q = edgeinfer.quantize(model, calibration=X[:FX_TRAIN], scheme=scheme)
+    assert {n.op for n in q.nodes} <= {"FxTreeEnsemble", "FxDense"}
+    Xq = quantize_features(X, q.metadata["input_quantization"])
+    want = run(q, Xq)
+    m = edgeinfer.convert(q, backend="interp", name=f"fx_{name}")
+    got = m.run(Xq)
+    for o in q.outputs:
+        np.testing.assert_array_equal(got[o], want[o], err_msg=o)
+    np.testing.assert_array_equal(m.predict(X), model.classes_[want["label"]])  # float X quantized at the edge
+
+
+_SOFT_FLOAT = ("__aeabi_f", "__aeabi_d", "__aeabi_i2f", "__aeabi_ui2f", "__aeabi_l2f", "__aeabi_i2d", "__aeabi_ui2d",
+               "__aeabi_l2d", "__aeabi_ul2", "__addsf", "__adddf", "__mulsf", "__muldf", "__divsf", "__divdf")
+
+_FX_RESOLVER = """#include "ei_interp_ops.h"
+static const ei_op_reg_t fx_ops[] = {EI_REG_FXTREES, EI_REG_FXDENSE};
+static const ei_resolver_t fx_resolver = {fx_ops, 2};
+int fx_load(ei_model_t *m, const void *buf, size_t len, void *arena, size_t n);
+int fx_load(ei_model_t *m, const void *buf, size_t len, void *arena, size_t n)
+{
+  return (int)ei_model_load_with(m, &fx_resolver, buf, len, arena, n);
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
+def test_fixed_point_runtime_links_no_soft_float_on_cortex_m0plus(tmp_path: Path) -> None:
+    """Firmware registering only the fixed-point ops (ei_model_load_with) needs no float support: the loader
+    and ei_ops_fixed.c reference no soft-float helper when built for a core without an FPU."""
+    from edgeinfer.backends.c.emit import KERNEL_DIR
+
+    (tmp_path / "fx_resolver.c").write_text(_FX_RESOLVER)
+    flags = ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft", "-Os", "-std=c99", "-Wall", "-Wextra", "-Werror",
+             "-pedantic", f"-I{RUNTIME_DIR}", f"-I{KERNEL_DIR}"]
+    objs = []
+    for src in [RUNTIME_DIR / "ei_interp.c", RUNTIME_DIR / "ei_ops_fixed.c", tmp_path / "fx_resolver.c"]:
+        obj = tmp_path / (src.stem + ".o")
+        subprocess.run(["arm-none-eabi-gcc", *flags, "-c", str(src), "-o", str(obj)], check=True)
+        objs.append(str(obj))
+    undefined = subprocess.run(["arm-none-eabi-nm", "-u", *objs], check=True, capture_output=True, text=True).stdout
+    helpers = [s.split()[-1] for s in undefined.splitlines() if s.split() and s.split()[-1].startswith(_SOFT_FLOAT)]
+    assert helpers == [], f"soft-float helpers referenced: {helpers}"
+    assert "float" not in (RUNTIME_DIR / "ei_ops_fixed.c").read_text().split("*/", 1)[1]
