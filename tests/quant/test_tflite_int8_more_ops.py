@@ -21,6 +21,7 @@ import edgeinfer
 from edgeinfer.errors import InputError, UnsupportedModelError
 from edgeinfer.frontends.tflite import MORE_INT8_OPS, from_tflite
 from edgeinfer.ir import run
+from edgeinfer.ir.ops.quantized_act import hard_swish_params
 
 pytest.importorskip("tflite_micro", reason="tflite-micro is not installed: pip install 'edgeinfer[tflite]'")
 
@@ -31,8 +32,9 @@ N = 300
 
 @pytest.fixture(scope="session")
 def more_models():
-    tf = pytest.importorskip("tensorflow", reason="TensorFlow (tensorflow-cpu) builds the test models")
-    return mm.build_all(tf)
+    # TensorFlow is imported only when a model is not cached yet
+    return mm.build_all(lambda: pytest.importorskip("tensorflow", reason="TensorFlow (tensorflow-cpu) builds "
+                                                    "the test models"))
 
 
 def _inputs(shape: tuple, dtype: np.dtype, seed: int) -> np.ndarray:
@@ -121,8 +123,55 @@ def test_act_kernels_cross_compile(more_models, tmp_path):
                         "-c", *[f.name for f in files if f.suffix == ".c"]], cwd=out, check=True, capture_output=True)
 
 
+# ------------------------------------------------------------------ other quantization parameters
+def _randomize(rng: np.random.Generator, in_s: float):
+    """A flatbuffer edit giving the model input scale ``in_s`` and a random zero point, every int8 op output a
+    random scale (within a factor 1/100 .. 2 of the input's) and zero point, LEAKY_RELU a random alpha and
+    PRELU's alpha random parameters."""
+    def fn(m, sg, s):
+
+        def requant(t, scale):
+            t.quantization.scale = np.array([scale], np.float32)
+            t.quantization.zeroPoint = np.array([int(rng.integers(-128, 128))], np.int64)
+        requant(sg.tensors[sg.inputs[0]], in_s)
+        for op in sg.operators:
+            code = m.operatorCodes[op.opcodeIndex].builtinCode
+            t = sg.tensors[op.outputs[0]]
+            if t.type == s.TensorType.INT8 and code not in (s.BuiltinOperator.MAXIMUM, s.BuiltinOperator.MINIMUM):
+                requant(t, in_s * float(np.exp(rng.uniform(np.log(0.01), np.log(2.0)))))
+            if code == s.BuiltinOperator.LEAKY_RELU:
+                op.builtinOptions.alpha = float(rng.uniform(-1.5, 1.5))
+            if code == s.BuiltinOperator.PRELU:
+                requant(sg.tensors[op.inputs[1]], float(np.exp(rng.uniform(np.log(1e-3), np.log(0.05)))))
+    return fn
+
+
+@pytest.mark.parametrize("name", ["act_zoo", "prelu", "compare_sub"])
+def test_random_quantization_parameters_equal_tflite_micro(more_models, tmp_path, name):
+    """The fixed-point arithmetic over parameters TensorFlow happened not to pick: HARD_SWISH's right-shift
+    branch (input scale below 3/256), negative and > 1 LEAKY_RELU alphas, zero points across the range."""
+    src, shape = more_models[name]
+    rng = np.random.default_rng(7)
+    x = _inputs(shape, np.dtype(np.int8), 2)[:40]
+    relu_exps = set()
+    for k, in_s in enumerate(np.geomspace(1e-3, 0.3, 10)):
+        path = _mutated(src, tmp_path, _randomize(rng, float(in_s)), f"p{k}")
+        want = mm.run_tflm_all(path, x)
+        g = from_tflite(path)
+        relu_exps |= {hard_swish_params(n)["relu_exp"] for n in g.nodes if n.op == "QHardSwish"}
+        got = run(g, x)
+        if k == 0:
+            c = edgeinfer.convert(path, name=f"{name}_p").run(x)
+        for j, (o, w) in enumerate(zip(g.outputs, want, strict=True)):
+            np.testing.assert_array_equal(got[o].reshape(w.shape), w, err_msg=f"{name} set {k} output {j}: IR")
+            if k == 0:
+                np.testing.assert_array_equal(c[o].reshape(w.shape), w, err_msg=f"{name} set {k} output {j}: C")
+    if name == "act_zoo":   # both of HARD_SWISH's rescaling branches ran
+        assert min(relu_exps) < 0 < max(relu_exps), relu_exps
+
+
 # ------------------------------------------------------------------ bad input
-def _mutated(src, tmp_path, fn) -> str:
+def _mutated(src, tmp_path, fn, tag: str = "bad") -> str:
     """A copy of ``src`` with ``fn(model, subgraph, schema)`` applied to its flatbuffer."""
     import flatbuffers
     from ai_edge_litert import schema_py_generated as s
@@ -131,7 +180,7 @@ def _mutated(src, tmp_path, fn) -> str:
     fn(m, m.subgraphs[0], s)
     b = flatbuffers.Builder(1024)
     b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    out = tmp_path / f"bad_{src.stem}.tflite"
+    out = tmp_path / f"{tag}_{src.stem}.tflite"
     out.write_bytes(bytes(b.Output()))
     return str(out)
 

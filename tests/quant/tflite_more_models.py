@@ -121,6 +121,10 @@ def _models(tf) -> dict:
             "flat_for_squeeze": (flat_for_squeeze, 1.0, "int8"), "flat_for_expand": (flat_for_expand, 1.0, "int8")}
 
 
+MODEL_NAMES = ("act_zoo", "prelu", "mbv3_block", "mbv3_block_uint8", "compare_sub", "seq", "layout", "resize",
+               "argmax", "argmax64", "relu_n1", "flat_for_squeeze", "flat_for_expand")
+#: converted models whose one RESHAPE is rewritten into the op TensorFlow does not emit for static shapes
+REWRITTEN = {"squeeze": ("flat_for_squeeze", "SQUEEZE"), "expand_dims": ("flat_for_expand", "EXPAND_DIMS")}
 #: models TFLite Micro runs (judged against it); the others only LiteRT runs (RELU_N1_TO_1, int64 ARG_MAX)
 TFLM_MODELS = ("act_zoo", "prelu", "mbv3_block", "mbv3_block_uint8", "compare_sub", "seq", "layout", "resize", "argmax",
                "squeeze", "expand_dims")
@@ -177,26 +181,25 @@ def _rewrite(src: bytes, op: str) -> bytes:
     return bytes(b.Output())
 
 
-def build_all(tf) -> dict[str, tuple[Path, tuple]]:
-    """Path and input shape of every model, converting (and rewriting) the missing ones."""
-    out = {}
-    for name, (make, spread, io) in _models(tf).items():
-        path = cache_dir() / f"{name}.tflite"
-        if not path.exists():
-            data = _convert(tf, make, spread, io, zlib.crc32(name.encode()) % 1000)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        out[name] = path
-    for name, src, op in (("squeeze", "flat_for_squeeze", "SQUEEZE"),
-                          ("expand_dims", "flat_for_expand", "EXPAND_DIMS")):
-        path = cache_dir() / f"{name}.tflite"
-        if not path.exists():
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(_rewrite(out[src].read_bytes(), op))
-            os.replace(tmp, path)
-        out[name] = path
-    return {n: (p, input_shape(p)) for n, p in out.items()}
+def build_all(get_tf) -> dict[str, tuple[Path, tuple]]:
+    """Path and input shape of every model, converting (and rewriting) the missing ones; ``get_tf()`` returns
+    the tensorflow module, called only when some model is not cached yet."""
+    paths = {n: cache_dir() / f"{n}.tflite" for n in MODEL_NAMES + tuple(REWRITTEN)}
+    if not all(p.exists() for p in paths.values()):
+        tf = get_tf()
+        for name, (make, spread, io) in _models(tf).items():
+            if not paths[name].exists():
+                _write(paths[name], _convert(tf, make, spread, io, zlib.crc32(name.encode()) % 1000))
+        for name, (src, op) in REWRITTEN.items():
+            if not paths[name].exists():
+                _write(paths[name], _rewrite(paths[src].read_bytes(), op))
+    return {n: (p, input_shape(p)) for n, p in paths.items()}
+
+
+def _write(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def input_shape(path: Path) -> tuple:
