@@ -170,6 +170,96 @@ def test_random_quantization_parameters_equal_tflite_micro(more_models, tmp_path
         assert min(relu_exps) < 0 < max(relu_exps), relu_exps
 
 
+# ------------------------------------------------------------------ how the multipliers are formed
+def _float32_forms():
+    """The multipliers of LEAKY_RELU, HARD_SWISH and SUB formed with float32 divisions (as some TFLite Micro
+    sources write them): the alternative the double forms of ir/ops/quantized_act.py are told apart from."""
+    from edgeinfer.ir import quant_math as qm
+    from edgeinfer.ir.ops import quantized_act as qa
+
+    f = np.float32
+
+    def leaky(node):
+        si, so, al = f(node.attr("in_scale")), f(node.attr("out_scale")), f(node.attr("alpha"))
+        return (*qm.quantize_multiplier(float(si / so)), *qm.quantize_multiplier(float(si * al / so)))
+
+    def hswish(node):
+        hires = f(1 / 128) * f(node.attr("in_scale"))
+        om, oe = qa._int16_multiplier(float(hires / f(node.attr("out_scale"))))
+        rm, re = qa._int16_multiplier(float(hires / (f(3) / f(32768))))
+        return {"out_mult": om, "out_exp": oe, "relu_mult": rm, "relu_exp": re}
+
+    def sub(node):
+        s1, s2, so = f(node.attr("a_scale")), f(node.attr("b_scale")), f(node.attr("out_scale"))
+        tm = f(2) * max(s1, s2)
+        (m1, e1), (m2, e2) = qm.quantize_multiplier(float(s1 / tm)), qm.quantize_multiplier(float(s2 / tm))
+        mo, eo = qm.quantize_multiplier(float(tm / (f(1 << 20) * so)))
+        return {"left_shift": 20, "m1": m1, "s1": e1, "m2": m2, "s2": e2, "mo": mo, "so": eo}
+    return {"leaky_relu_params": leaky, "hard_swish_params": hswish, "sub_params": sub}
+
+
+@pytest.mark.parametrize("op", ["LEAKY_RELU", "HARD_SWISH", "SUB"])
+def test_multipliers_formed_in_double_as_tflite_micro(more_models, tmp_path, monkeypatch, op):
+    """Parameters where a float32-formed multiplier changes some output code (searched for), written into a
+    model: TFLite Micro's bytes follow the double form, which the IR and the C use, on every input code."""
+    from edgeinfer.ir.node import Node
+    from edgeinfer.ir.ops import quantized_act as qa
+
+    codes = np.arange(-128, 128)
+    if op == "SUB":
+        a, b = np.meshgrid(codes, codes)
+        ins, kind, fn = (a.astype(np.int8), b.astype(np.int8)), qa.QSub, "sub_params"
+    else:
+        ins, fn = (codes.astype(np.int8),), {"LEAKY_RELU": "leaky_relu_params", "HARD_SWISH": "hard_swish_params"}[op]
+        kind = qa.QLeakyRelu if op == "LEAKY_RELU" else qa.QHardSwish
+    alt, rng = _float32_forms()[fn], np.random.default_rng(1)
+    for _ in range(20000):
+        si, so = (float(np.float32(np.exp(rng.uniform(-6, -1)))) for _ in range(2))
+        so = float(np.float32(si * np.exp(rng.uniform(-4, 0.5)))) if op == "HARD_SWISH" else so
+        zi, zo, zb = (int(v) for v in rng.integers(-128, 128, 3))
+        sb = float(np.float32(np.exp(rng.uniform(-6, -1))))
+        attrs = ({"a_scale": si, "a_zp": zi, "b_scale": sb, "b_zp": zb, "out_scale": so, "out_zp": zo} if op == "SUB"
+                 else {"in_scale": si, "in_zp": zi, "out_scale": so, "out_zp": zo,
+                       "alpha": float(np.float32(rng.uniform(-1, 1)))})
+        node = Node(kind.name, [], [], attrs)
+        double = kind.reference(node, *ins)[0]
+        with monkeypatch.context() as mp:
+            mp.setattr(qa, fn, alt)
+            single = kind.reference(node, *ins)[0]
+        if (double != single).any():
+            break
+    else:
+        pytest.fail("no parameters found where the float32 form differs")
+
+    def write(m, sg, s):
+        def setq(i, scale, zp):
+            sg.tensors[i].quantization.scale = np.array([scale], np.float32)
+            sg.tensors[i].quantization.zeroPoint = np.array([zp], np.int64)
+        target = _ops(m, sg, s, op)[0]
+        setq(target.outputs[0], so, zo)
+        if op == "SUB":
+            setq(target.inputs[0], si, zi)
+            setq(target.inputs[1], sb, zb)
+        else:
+            setq(sg.inputs[0], si, zi)
+            if op == "LEAKY_RELU":
+                target.builtinOptions.alpha = attrs["alpha"]
+    src = more_models["sub_pair" if op == "SUB" else "act_zoo"][0]
+    path = _mutated(src, tmp_path, write, op.lower())
+    if op == "SUB":   # row r: every code minus code r
+        x, j = np.concatenate([ins[0], ins[1]], axis=1), 0
+    else:             # the first 256 values of the input walk through every code
+        x = np.resize(ins[0], (2, *more_models["act_zoo"][1]))
+        g0 = from_tflite(path)
+        j = next(k for k, o in enumerate(g0.outputs) if any(n.op == kind.name and o in n.outputs for n in g0.nodes))
+    want = mm.run_tflm_all(path, x)[j].reshape(-1)[:double.size]
+    assert not np.array_equal(single.reshape(-1), want), "the float32 form should differ from TFLite Micro here"
+    np.testing.assert_array_equal(double.reshape(-1), want)
+    g = from_tflite(path)
+    for got in (run(g, x)[g.outputs[j]], edgeinfer.convert(path, name=f"{op.lower()}_mult").run(x)[g.outputs[j]]):
+        np.testing.assert_array_equal(got.reshape(-1)[:double.size], want)
+
+
 # ------------------------------------------------------------------ bad input
 def _mutated(src, tmp_path, fn, tag: str = "bad") -> str:
     """A copy of ``src`` with ``fn(model, subgraph, schema)`` applied to its flatbuffer."""

@@ -106,6 +106,10 @@ def _models(tf) -> dict:
         x = k.Input((5, 4), batch_size=1)
         return k.Model(x, L.Lambda(lambda t: tf.clip_by_value(t, -1.0, 1.0))(x))
 
+    def sub_pair():   # SUB of the input's two halves: a test rewrites both halves' parameters apart
+        x = k.Input((512,), batch_size=1)
+        return k.Model(x, L.Subtract()([L.Lambda(lambda t: t[:, :256])(x), L.Lambda(lambda t: t[:, 256:])(x)]))
+
     def flat_for_squeeze():
         x = k.Input((1, 7, 3), batch_size=1)
         return k.Model(x, L.Lambda(lambda t: tf.squeeze(t, axis=1))(L.Conv2D(3, 1)(x)))
@@ -118,11 +122,12 @@ def _models(tf) -> dict:
             "mbv3_block_uint8": (mbv3_block, 1.5, "uint8"), "compare_sub": (compare_sub, 1.5, "int8"),
             "seq": (seq, 1.0, "int8"), "layout": (layout, 1.0, "int8"), "resize": (resize, 1.0, "int8"),
             "argmax": (argmax, 1.0, "int8"), "argmax64": (argmax64, 1.0, "int8"), "relu_n1": (relu_n1, 1.0, "int8"),
-            "flat_for_squeeze": (flat_for_squeeze, 1.0, "int8"), "flat_for_expand": (flat_for_expand, 1.0, "int8")}
+            "sub_pair": (sub_pair, 1.0, "int8"), "flat_for_squeeze": (flat_for_squeeze, 1.0, "int8"),
+            "flat_for_expand": (flat_for_expand, 1.0, "int8")}
 
 
 MODEL_NAMES = ("act_zoo", "prelu", "mbv3_block", "mbv3_block_uint8", "compare_sub", "seq", "layout", "resize",
-               "argmax", "argmax64", "relu_n1", "flat_for_squeeze", "flat_for_expand")
+               "argmax", "argmax64", "relu_n1", "sub_pair", "flat_for_squeeze", "flat_for_expand")
 #: converted models whose one RESHAPE is rewritten into the op TensorFlow does not emit for static shapes
 REWRITTEN = {"squeeze": ("flat_for_squeeze", "SQUEEZE"), "expand_dims": ("flat_for_expand", "EXPAND_DIMS")}
 #: models TFLite Micro runs (judged against it); the others only LiteRT runs (RELU_N1_TO_1, int64 ARG_MAX)

@@ -2,9 +2,11 @@
 
 The ops a trained Keras model brings into an int8 ``.tflite`` beside conv / dense / pool
 (``ir/ops/quantized.py``). Each reference is a transliteration of TFLite Micro's reference
-kernel, Prepare included: a multiplier that TFLite Micro computes in float32
-(``input_scale / output_scale`` as a float division, then widened) is computed in float32
-here, one it computes in double is computed in double, so the bytes match TFLite Micro's.
+kernel, Prepare included. Every real multiplier is formed in double from the float32 scales
+(``double(in_scale) / double(out_scale)``), as the TFLite Micro build the tests run does: on
+parameter sets where a float32 division rounds the multiplier differently (some TFLite
+Micro sources write LEAKY_RELU's, HARD_SWISH's and SUB's that way), its bytes follow the
+double form.
 
 * ``QRelu`` — RELU (and RELU_N1_TO_1): requantize, then clamp (``ReluQuantized``).
 * ``QLeakyRelu`` — LEAKY_RELU: one multiplier for x >= 0, one with alpha folded in.
@@ -29,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeinfer.ir import quant_math as qm
-from edgeinfer.ir.ops.quantized import f32
+from edgeinfer.ir.ops.quantized import add_params, f32
 from edgeinfer.ir.ops.vector_math import broadcast_shapes, register_unless_defined
 from edgeinfer.ir.registry import OpDef, register, require
 
@@ -80,12 +82,11 @@ class QRelu(_QElementwise):
 
 
 def leaky_relu_params(node) -> tuple[int, int, int, int]:
-    """(identity multiplier, shift, alpha multiplier, shift) as TFLite Micro's CalculateOpDataLeakyRelu:
-    ``in_scale * alpha / out_scale`` and ``in_scale / out_scale`` both in float32."""
-    s_in, s_out = np.float32(node.attr("in_scale")), np.float32(node.attr("out_scale"))
-    alpha = np.float32(node.attr("alpha"))
-    m_id, s_id = qm.quantize_multiplier(float(s_in / s_out))
-    m_a, s_a = qm.quantize_multiplier(float(s_in * alpha / s_out))
+    """(identity multiplier, shift, alpha multiplier, shift) of CalculateOpDataLeakyRelu: ``in_scale / out_scale``
+    and ``in_scale * alpha / out_scale`` (alpha a float32 option), in double."""
+    s_in, s_out, alpha = f32(node.attr("in_scale")), f32(node.attr("out_scale")), f32(node.attr("alpha"))
+    m_id, s_id = qm.quantize_multiplier(s_in / s_out)
+    m_a, s_a = qm.quantize_multiplier(s_in * alpha / s_out)
     return m_id, s_id, m_a, s_a
 
 
@@ -149,11 +150,11 @@ def _int16_multiplier(m: float) -> tuple[int, int]:
 
 
 def hard_swish_params(node) -> dict[str, int]:
-    """TFLite Micro HardSwishPrepare: the scales combine in float32, then go to int16 multipliers."""
-    hires = np.float32(1.0 / 128.0) * np.float32(node.attr("in_scale"))
-    reluish_scale = np.float32(3.0) / np.float32(32768.0)
-    om, oe = _int16_multiplier(float(hires / np.float32(node.attr("out_scale"))))
-    rm, re = _int16_multiplier(float(hires / reluish_scale))
+    """HardSwishPrepare: the input scale / 128 (exact) over the output scale and over 3 / 32768 (the
+    scale on which 3.0 is 32768), in double, then rounded to int16 multipliers."""
+    hires = f32(node.attr("in_scale")) / 128.0
+    om, oe = _int16_multiplier(hires / f32(node.attr("out_scale")))
+    rm, re = _int16_multiplier(hires / (3.0 / 32768.0))
     return {"out_mult": om, "out_exp": oe, "relu_mult": rm, "relu_exp": re}
 
 
@@ -231,14 +232,9 @@ class QPRelu(_QTwo):
 
 
 def sub_params(node) -> dict[str, int]:
-    """TFLite Micro CalculateOpDataSub: ADD's scheme (20 bits of headroom), but each real multiplier
-    is a float32 division widened to double (ADD divides in double)."""
-    s1, s2, so = np.float32(node.attr("a_scale")), np.float32(node.attr("b_scale")), np.float32(node.attr("out_scale"))
-    twice_max = np.float32(2) * max(s1, s2)
-    m1, sh1 = qm.quantize_multiplier(float(s1 / twice_max))
-    m2, sh2 = qm.quantize_multiplier(float(s2 / twice_max))
-    mo, sho = qm.quantize_multiplier(float(twice_max / (np.float32(1 << 20) * so)))
-    return {"left_shift": 20, "m1": m1, "s1": sh1, "m2": m2, "s2": sh2, "mo": mo, "so": sho}
+    """CalculateOpDataSub: ADD's parameters (both inputs rescaled to twice the larger scale with 20 bits
+    of headroom, multipliers in double); only the combination differs."""
+    return add_params(node)
 
 
 @register
