@@ -415,3 +415,116 @@ def test_fixed_point_runtime_links_no_soft_float_on_cortex_m0plus(tmp_path: Path
     helpers = [s.split()[-1] for s in undefined.splitlines() if s.split() and s.split()[-1].startswith(_SOFT_FLOAT)]
     assert helpers == [], f"soft-float helpers referenced: {helpers}"
     assert "float" not in (RUNTIME_DIR / "ei_ops_fixed.c").read_text().split("*/", 1)[1]
+
+
+# ---------------------------------------------------------------- hand-set TFLite-scheme graphs (int8 and 16x8)
+@pytest.mark.parametrize("dtype", ["int8", "int16"])
+def test_every_quantized_op_with_hand_set_scales_equals_reference(dtype: str) -> None:
+    from edgeinfer.backends.interp.fuzz import quantized_graph
+
+    g = quantized_graph(dtype)
+    g.outputs = ["c", "d", "p", "a", "s", "m", "mean", "f"]  # every int8 / int16 intermediate
+    x = (np.random.default_rng(0).standard_normal((40, 6, 6, 2)) * 3).astype(np.float32)
+    want, got = run(g, x), _interp(g, [x])
+    for o in g.outputs:
+        assert want[o].dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(got[o].reshape(want[o].shape), want[o], err_msg=o)
+    g = quantized_graph(dtype)  # the activations, softmax and requantize, dequantized
+    want, got = run(g, x), _interp(g, [x])
+    for o in g.outputs:
+        np.testing.assert_array_equal(got[o].reshape(want[o].shape), want[o], err_msg=o)
+
+
+def test_runtime_gather_index_outside_the_axis_gives_zeros() -> None:
+    g = Graph("gidx")
+    g.add_input("i", (None, 4), "int64")
+    g.add_node("Gather", [g.add_const("t", np.arange(12, dtype=np.float32).reshape(3, 4)), "i"], ["y"], axis=0)
+    g.outputs.append("y")
+    got = _interp(g.validate(), [np.array([[0, -1, 2, 7]], np.int64)])["y"]
+    np.testing.assert_array_equal(got[0], [[0, 1, 2, 3], [8, 9, 10, 11], [8, 9, 10, 11], [0, 0, 0, 0]])
+
+
+# ---------------------------------------------------------------- load-time validation of the new ops
+def _op_words(data: bytes, code: int) -> int:
+    """File offset of the attribute words of the first op with ``code``."""
+    h = fmt.HEADER.unpack_from(data)
+    for i in range(h[5]):
+        rec = fmt.OP_HEAD.unpack_from(data, h[9] + i * fmt.OP_HEAD.size)
+        if rec[0] == code:
+            return h[11] + rec[11]
+    raise AssertionError(f"no op {fmt.OP_NAMES[code]}")
+
+
+def _patch(data: bytes, code: int, word: int, value: int, table_elem: int | None = None) -> bytes:
+    """Attribute ``word`` of the first ``code`` op set to ``value`` (or, with ``table_elem``, int32 element
+    ``table_elem`` of the table that word references), the CRC fixed so that only the op checks see it."""
+    import struct
+    import zlib
+
+    off = _op_words(data, code) + 4 * word
+    if table_elem is not None:
+        off = fmt.HEADER.unpack_from(data)[11] + struct.unpack_from("<I", data, off)[0] + 4 * table_elem
+    buf = bytearray(data)
+    buf[off:off + 4] = struct.pack("<I", value & 0xFFFFFFFF)
+    buf[12:16] = struct.pack("<I", zlib.crc32(bytes(buf[16:])) & 0xFFFFFFFF)
+    return bytes(buf)
+
+
+def _status(data: bytes) -> str:
+    from edgeinfer.backends.interp.model import invoke, read_io
+    from edgeinfer.errors import ModelFileError
+
+    ins, outs = read_io(data)
+    try:
+        invoke(data, [np.zeros((1, *ins[0][0]), ins[0][1])], outs, arena_bytes=fmt.HEADER.unpack_from(data)[13])
+    except ModelFileError as e:
+        return str(e)
+    return "ok"
+
+
+@pytest.fixture(scope="module")
+def seed_files() -> dict[str, bytes]:
+    from edgeinfer.backends.interp import fuzz
+
+    return fuzz.seed_models()
+
+
+MOVE_TAB, MOVE_START, MOVE_STEP = 5 + 12, 5 + 18, 5 + 24
+NEW_OP_CORRUPTIONS = [
+    ("layout", fmt.OP_MOVE, 0, 7, None),                  # more than 6 axes
+    ("layout", fmt.OP_MOVE, 5, 1000, None),               # an axis longer than the output
+    ("layout", fmt.OP_MOVE, MOVE_START, -1, None),        # an affine axis starting before the input
+    ("layout", fmt.OP_MOVE, MOVE_STEP, 100, None),        # ... or running past its end
+    ("layout", fmt.OP_MOVE, MOVE_TAB, 0x7FFFFFF0, None),  # a table outside the data section
+    ("layout", fmt.OP_GATHER, 1, 0, None),                # an empty axis
+    ("layout", fmt.OP_RESIZE, 9, 0, None),                # no taps
+    ("layout", fmt.OP_RESIZE, 15, 1 << 20, 0),            # a tap offset outside x
+    ("layout", fmt.OP_REDUCE, 0, 3, None),                # unknown reduction
+    ("layout", fmt.OP_REDUCE, 9, 1 << 20, None),          # an output stride past y
+    ("layout", fmt.OP_LOGSOFTMAX, 1, 5, None),            # counts disagree with x
+    ("layout", fmt.OP_MATMUL, 4, 1 << 20, 0),             # a block offset outside a (table element 0)
+    ("gemm", fmt.OP_GEMM, 7, 0, None),                    # bias mode 0 with a bias tensor
+    ("nd", fmt.OP_NPOOL, 10, 0, None),                    # an empty window
+    ("nd", fmt.OP_NCONVT, 3, 2, None),                    # group not dividing c_in
+    ("ints", fmt.OP_BINARY, 0, 5, None),                  # unknown arithmetic
+    ("ints", fmt.OP_UNARY, 0, 4, None),                   # integer exp
+    ("fxrf", fmt.OP_FXTREES, 0, 1000, None),              # features disagree with x
+    ("fxrf", fmt.OP_FXTREES, 6, 0, 2),                    # a child pointing back to its parent
+    ("fxrf", fmt.OP_FXTREES, 6, 64, 1),                   # a feature past x
+    ("fxmlp", fmt.OP_FXDENSE, 4 + 7, 20, 0),              # a requantization shift beyond 14
+    ("fxmlp", fmt.OP_FXDENSE, 4 + 2, 7, None),            # unknown activation
+    ("fxmlp", fmt.OP_FXDENSE, 4 + 8, fmt.NONE_OFF, None),  # a tanh layer without its table
+    ("qall16", fmt.OP_QCONV, 1 + 14, 40000, None),        # int16 zero point outside int16
+    ("qall16", fmt.OP_QFC, 5, 15, 0),                     # an int16 requantization shift beyond 14
+    ("qall16", fmt.OP_QBINARY, 9, 16, None),              # int16 add with 16 bits of headroom (int32 overflow)
+    ("qall16", fmt.OP_QSOFTMAX, 4, 3, None),              # int16 softmax with a diff_min
+    ("qall16", fmt.OP_QACT, 4, 40, None),                 # int16 logistic shift beyond 31
+]
+
+
+@pytest.mark.parametrize("case", NEW_OP_CORRUPTIONS, ids=lambda c: f"{c[0]}-{fmt.OP_NAMES[c[1]]}-w{c[2]}")
+def test_corrupt_new_op_attributes_refused(seed_files, case) -> None:
+    name, code, word, value, elem = case
+    data = seed_files[name]
+    assert _status(data) == "ok"
+    assert "invalid op (code 10)" in _status(_patch(data, code, word, value, elem))
