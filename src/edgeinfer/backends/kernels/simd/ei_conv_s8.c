@@ -19,6 +19,10 @@
 #error "the block reduction below expects 4 channels and an even number of pixels"
 #endif
 
+/* Bytes of one pixel's gathered window (see ei_conv2d_s8); a tile has 16 more (see ei_conv_window). */
+#define EI_CONV_TILE 64
+#define EI_CONV_TILE_ROW (EI_CONV_TILE + 16)
+
 /* What a block's dot products walk from its first valid tap: nky kernel rows, nrun runs of len
  * bytes per row; offsets between rows / runs in the input (x_*) and the weights (w_*). */
 typedef struct {
@@ -36,58 +40,143 @@ static void ei_conv_taps(int32_t base, int32_t d, int32_t kk, int32_t size, int3
 }
 
 #if EI_SIMD_AVX2
-/* acc[p][j] += (x[xo[p] + o + i] - zp) * w[wo[j] + v + i], i < n (a full 16 or a tail). Offsets are
- * summed before they meet a pointer: a block's origin may lie outside the input, its taps never. */
-static inline void ei_conv_step(__m256i acc[EI_SIMD_NR][EI_SIMD_MR], const int8_t *x, const int32_t *xo,
-                                const int8_t *w, const int32_t *wo, int32_t o, int32_t v, int32_t n, __m256i zp16)
-{
-  __m256i a[EI_SIMD_NR];
-  int32_t p, j;
-  for (p = 0; p < EI_SIMD_NR; ++p) {
-    const int8_t *src = x + (xo[p] + o);
-    a[p] = ei_simd_widen_zp(n == 16 ? ei_simd_load16(src) : ei_simd_load_part(src, n), zp16);
+#if EI_SIMD_NR == 4
+#define EI_NR4(...) __VA_ARGS__
+#else
+#define EI_NR4(...)
+#endif
+/* One step of a run for the whole block: LD(p) loads the next 16 bytes at p (or the run's tail).
+ * Named accumulators, not an array: GCC 12 then keeps all of them in registers. */
+#define EI_CONV_STEP(LD)                                                                                        \
+  {                                                                                                             \
+    const __m256i a0 = ei_simd_widen_zp(LD(x0), zp16), a1 = ei_simd_widen_zp(LD(x1), zp16);                    \
+    EI_NR4(const __m256i a2 = ei_simd_widen_zp(LD(x2), zp16), a3 = ei_simd_widen_zp(LD(x3), zp16);)            \
+    __m256i b = _mm256_cvtepi8_epi16(LD(w0));                                                                   \
+    c00 = ei_simd_dpwssd(c00, a0, b);                                                                           \
+    c10 = ei_simd_dpwssd(c10, a1, b);                                                                           \
+    EI_NR4(c20 = ei_simd_dpwssd(c20, a2, b); c30 = ei_simd_dpwssd(c30, a3, b);)                                 \
+    b = _mm256_cvtepi8_epi16(LD(w1));                                                                           \
+    c01 = ei_simd_dpwssd(c01, a0, b);                                                                           \
+    c11 = ei_simd_dpwssd(c11, a1, b);                                                                           \
+    EI_NR4(c21 = ei_simd_dpwssd(c21, a2, b); c31 = ei_simd_dpwssd(c31, a3, b);)                                 \
+    b = _mm256_cvtepi8_epi16(LD(w2));                                                                           \
+    c02 = ei_simd_dpwssd(c02, a0, b);                                                                           \
+    c12 = ei_simd_dpwssd(c12, a1, b);                                                                           \
+    EI_NR4(c22 = ei_simd_dpwssd(c22, a2, b); c32 = ei_simd_dpwssd(c32, a3, b);)                                 \
+    b = _mm256_cvtepi8_epi16(LD(w3));                                                                           \
+    c03 = ei_simd_dpwssd(c03, a0, b);                                                                           \
+    c13 = ei_simd_dpwssd(c13, a1, b);                                                                           \
+    EI_NR4(c23 = ei_simd_dpwssd(c23, a2, b); c33 = ei_simd_dpwssd(c33, a3, b);)                                 \
   }
-  for (j = 0; j < EI_SIMD_MR; ++j) {
-    const int8_t *src = w + (wo[j] + v);
-    const __m256i b = _mm256_cvtepi8_epi16(n == 16 ? ei_simd_load16(src) : ei_simd_load_part(src, n));
-    for (p = 0; p < EI_SIMD_NR; ++p) {
-      acc[p][j] = ei_simd_dpwssd(acc[p][j], a[p], b);
-    }
+#if EI_SIMD_U8DOT
+#if EI_SIMD_NR != 4
+#error "AVX-512 has the registers for 4 pixels"
+#endif
+/* One 32-byte step of a run, inputs as unsigned bytes (x + 128): the window's weight sums, times
+ * zp + 128, are taken off the bias beforehand (ei_conv_wsum). */
+#define EI_CONV_STEP8                                                                                           \
+  {                                                                                                             \
+    const __m256i a0 = _mm256_xor_si256(_mm256_maskz_loadu_epi8(mk, x0 + i), flip);                            \
+    const __m256i a1 = _mm256_xor_si256(_mm256_maskz_loadu_epi8(mk, x1 + i), flip);                            \
+    const __m256i a2 = _mm256_xor_si256(_mm256_maskz_loadu_epi8(mk, x2 + i), flip);                            \
+    const __m256i a3 = _mm256_xor_si256(_mm256_maskz_loadu_epi8(mk, x3 + i), flip);                            \
+    __m256i b = _mm256_maskz_loadu_epi8(mk, w0 + i);                                                            \
+    c00 = _mm256_dpbusd_epi32(c00, a0, b);                                                                      \
+    c10 = _mm256_dpbusd_epi32(c10, a1, b);                                                                      \
+    c20 = _mm256_dpbusd_epi32(c20, a2, b);                                                                      \
+    c30 = _mm256_dpbusd_epi32(c30, a3, b);                                                                      \
+    b = _mm256_maskz_loadu_epi8(mk, w1 + i);                                                                    \
+    c01 = _mm256_dpbusd_epi32(c01, a0, b);                                                                      \
+    c11 = _mm256_dpbusd_epi32(c11, a1, b);                                                                      \
+    c21 = _mm256_dpbusd_epi32(c21, a2, b);                                                                      \
+    c31 = _mm256_dpbusd_epi32(c31, a3, b);                                                                      \
+    b = _mm256_maskz_loadu_epi8(mk, w2 + i);                                                                    \
+    c02 = _mm256_dpbusd_epi32(c02, a0, b);                                                                      \
+    c12 = _mm256_dpbusd_epi32(c12, a1, b);                                                                      \
+    c22 = _mm256_dpbusd_epi32(c22, a2, b);                                                                      \
+    c32 = _mm256_dpbusd_epi32(c32, a3, b);                                                                      \
+    b = _mm256_maskz_loadu_epi8(mk, w3 + i);                                                                    \
+    c03 = _mm256_dpbusd_epi32(c03, a0, b);                                                                      \
+    c13 = _mm256_dpbusd_epi32(c13, a1, b);                                                                      \
+    c23 = _mm256_dpbusd_epi32(c23, a2, b);                                                                      \
+    c33 = _mm256_dpbusd_epi32(c33, a3, b);                                                                      \
   }
-}
+#endif
+#define EI_LD16(p) ei_simd_load16((p) + i)
+#define EI_LDPART(p) ei_simd_load_part((p) + i, n)
+#define EI_LDMASK(p) _mm_maskz_loadu_epi8(mk, (p) + i)
 #endif
 
-/* sums[p * MR + j] = sum over the walk of (x[xo[p] + ...] - zp) * w[wo[j] + ...]. */
-static void ei_conv_block(const int8_t *x, const int32_t *xo, const int8_t *w, const int32_t *wo, const ei_conv_walk *k,
+/* sums[p * MR + j] = sum over the walk of (x[xo[p] + ...] - zp) * w[wo[j] + ...]. Offsets are summed
+ * before they meet a pointer: a block's origin may lie outside the input, its taps never do. */
+EI_SIMD_KERNEL static void ei_conv_block(const int8_t *x, const int32_t *xo, const int8_t *w, const int32_t *wo, const ei_conv_walk *k,
                           int32_t *sums)
 {
-  int32_t p, j, r, q, i;
+  int32_t r, q, i;
 #if EI_SIMD_AVX2
+  const int32_t nrun = k->nky * k->nrun;
+  int32_t xrow, wrow;
+#endif
+#if EI_SIMD_U8DOT
+  const __m256i flip = _mm256_set1_epi8((char)0x80);
+  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+  __m256i c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+  for (r = 0, q = 0, xrow = 0, wrow = 0; r < nrun; ++r) {
+    const int32_t xoff = xrow + q * k->x_run, woff = wrow + q * k->w_run;
+    const int8_t *x0 = x + (xo[0] + xoff), *x1 = x + (xo[1] + xoff), *x2 = x + (xo[2] + xoff);
+    const int8_t *x3 = x + (xo[3] + xoff), *w0 = w + (wo[0] + woff), *w1 = w + (wo[1] + woff);
+    const int8_t *w2 = w + (wo[2] + woff), *w3 = w + (wo[3] + woff);
+    for (i = 0; i < k->len; i += 32) {
+      const __mmask32 mk = k->len - i >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << (k->len - i)) - 1u);
+      EI_CONV_STEP8
+    }
+    if (++q == k->nrun) {
+      q = 0;
+      xrow += k->x_row;
+      wrow += k->w_row;
+    }
+  }
+  _mm256_storeu_si256((__m256i *)(void *)sums, ei_simd_hsum8x8(c00, c01, c02, c03, c10, c11, c12, c13));
+  _mm256_storeu_si256((__m256i *)(void *)(sums + 8), ei_simd_hsum8x8(c20, c21, c22, c23, c30, c31, c32, c33));
+#elif EI_SIMD_AVX2
   const __m256i zp16 = _mm256_set1_epi16((int16_t)k->zp);
+#if !EI_SIMD_MASKED
   const int32_t full = k->len & ~15;
-  __m256i acc[EI_SIMD_NR][EI_SIMD_MR];
-  for (p = 0; p < EI_SIMD_NR; ++p) {
-    for (j = 0; j < EI_SIMD_MR; ++j) {
-      acc[p][j] = _mm256_setzero_si256();
+#endif
+  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+  EI_NR4(__m256i c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;)
+  /* runs in order: row r / nrun, run r % nrun; a run's last step loads only what is left of it */
+  for (r = 0, q = 0, xrow = 0, wrow = 0; r < nrun; ++r) {
+    const int32_t xoff = xrow + q * k->x_run, woff = wrow + q * k->w_run;
+    const int8_t *x0 = x + (xo[0] + xoff), *x1 = x + (xo[1] + xoff);
+    EI_NR4(const int8_t *x2 = x + (xo[2] + xoff), *x3 = x + (xo[3] + xoff);)
+    const int8_t *w0 = w + (wo[0] + woff), *w1 = w + (wo[1] + woff), *w2 = w + (wo[2] + woff);
+    const int8_t *w3 = w + (wo[3] + woff);
+#if EI_SIMD_MASKED
+    /* one loop for the whole run: the last step's mask drops the bytes past its end */
+    for (i = 0; i < k->len; i += 16) {
+      const __mmask16 mk = k->len - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (k->len - i)) - 1u);
+      EI_CONV_STEP(EI_LDMASK)
     }
-  }
-  for (r = 0; r < k->nky; ++r) {
-    for (q = 0; q < k->nrun; ++q) {
-      const int32_t xoff = r * k->x_row + q * k->x_run, woff = r * k->w_row + q * k->w_run;
-      for (i = 0; i < full; i += 16) {
-        ei_conv_step(acc, x, xo, w, wo, xoff + i, woff + i, 16, zp16);
-      }
-      if (full < k->len) {
-        ei_conv_step(acc, x, xo, w, wo, xoff + full, woff + full, k->len - full, zp16);
-      }
-    }
-  }
-  for (p = 0; p < EI_SIMD_NR; p += 2) {
-    const __m256i s = ei_simd_hsum8x8(acc[p][0], acc[p][1], acc[p][2], acc[p][3], acc[p + 1][0], acc[p + 1][1],
-                                      acc[p + 1][2], acc[p + 1][3]);
-    _mm256_storeu_si256((__m256i *)(void *)(sums + p * EI_SIMD_MR), s);
-  }
 #else
+    for (i = 0; i < full; i += 16) {
+      EI_CONV_STEP(EI_LD16)
+    }
+    if (full < k->len) {
+      const int32_t n = k->len - full;
+      EI_CONV_STEP(EI_LDPART)
+    }
+#endif
+    if (++q == k->nrun) {
+      q = 0;
+      xrow += k->x_row;
+      wrow += k->w_row;
+    }
+  }
+  _mm256_storeu_si256((__m256i *)(void *)sums, ei_simd_hsum8x8(c00, c01, c02, c03, c10, c11, c12, c13));
+  EI_NR4(_mm256_storeu_si256((__m256i *)(void *)(sums + 8), ei_simd_hsum8x8(c20, c21, c22, c23, c30, c31, c32, c33));)
+#else
+  int32_t p, j;
   for (p = 0; p < EI_SIMD_NR; ++p) {
     for (j = 0; j < EI_SIMD_MR; ++j) {
       int32_t s = 0;
@@ -106,9 +195,81 @@ static void ei_conv_block(const int8_t *x, const int32_t *xo, const int8_t *w, c
 #endif
 }
 
-/* Requantize a block's sums and store its np pixels x nm channels from channel m. */
+/* One pixel's whole window into tp (kk bytes, in the weights' layout) from its walk k starting at
+ * offset xo of x; the valid taps start at byte t0 of the window, taps outside the input hold the
+ * zero point (adding nothing). full: every tap is valid. */
+static void ei_conv_window(const int8_t *x, int32_t xo, const ei_conv_walk *k, int32_t t0, int32_t full,
+                           int32_t row, int32_t kk, int8_t *tp)
+{
+  int32_t r, q;
+#if EI_SIMD_MASKED
+  if (full && k->len <= 16) {
+    /* runs in order, each stored as 16 whole bytes (zeros past its end) that the next run overwrites:
+     * whole stores forward to the 4-byte loads that follow, masked ones would not. tp has 16 bytes
+     * of slack past kk. */
+    const __mmask16 m = (__mmask16)((1u << k->len) - 1u);
+    for (r = 0; r < k->nky; ++r) {
+      for (q = 0; q < k->nrun; ++q) {
+        _mm_storeu_si128((__m128i *)(void *)(tp + t0 + r * row + q * k->w_run),
+                         _mm_maskz_loadu_epi8(m, x + (xo + r * k->x_row + q * k->x_run)));
+      }
+    }
+    return;
+  }
+#endif
+  if (!full) {
+    memset(tp, (int8_t)k->zp, (size_t)kk);
+  }
+  for (r = 0; r < k->nky; ++r) {
+    for (q = 0; q < k->nrun; ++q) {
+      ei_simd_copy(tp + t0 + r * row + q * k->w_run, x + (xo + r * k->x_row + q * k->x_run), k->len);
+    }
+  }
+}
+
+/* b4[j] = bias of channel j of a block less what the u8 dot products add to it: (zp + 128) times the
+ * sum of the channel's weights over the walk (the same for every pixel of a rectangle). */
+static void ei_conv_bias(const int8_t *w, const int32_t *wo, const ei_conv_walk *k, const int32_t *bias, int32_t m,
+                         int32_t nm, int32_t *b4)
+{
+  int32_t j;
+#if EI_SIMD_U8DOT
+  const __m256i ones = _mm256_set1_epi8(1);
+  __m256i s[EI_SIMD_MR];
+  int32_t r, q, i;
+  for (j = 0; j < EI_SIMD_MR; ++j) {
+    s[j] = _mm256_setzero_si256();
+  }
+  for (r = 0; r < k->nky; ++r) {
+    for (q = 0; q < k->nrun; ++q) {
+      for (i = 0; i < k->len; i += 32) {
+        const __mmask32 mk = k->len - i >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << (k->len - i)) - 1u);
+        for (j = 0; j < EI_SIMD_MR; ++j) {
+          s[j] = _mm256_dpbusd_epi32(s[j], ones, _mm256_maskz_loadu_epi8(mk, w + (wo[j] + r * k->w_row + q * k->w_run + i)));
+        }
+      }
+    }
+  }
+  {
+    int32_t sums[8];
+    _mm256_storeu_si256((__m256i *)(void *)sums, ei_simd_hsum8x8(s[0], s[1], s[2], s[3], s[0], s[1], s[2], s[3]));
+    for (j = 0; j < EI_SIMD_MR; ++j) {
+      b4[j] = (int32_t)((uint32_t)(bias && j < nm ? bias[m + j] : 0) - (uint32_t)(k->zp + 128) * (uint32_t)sums[j]);
+    }
+  }
+#else
+  (void)w;
+  (void)wo;
+  (void)k;
+  for (j = 0; j < EI_SIMD_MR; ++j) {
+    b4[j] = bias && j < nm ? bias[m + j] : 0;
+  }
+#endif
+}
+
+/* Requantize a block's sums (bias b4 added) and store its np pixels x nm channels from channel m. */
 static void ei_conv_store(const int32_t *sums, int32_t np, int32_t m, int32_t nm, const int32_t *yo,
-                          const int32_t *bias, const int32_t *mult, const int32_t *shift, const int32_t *g,
+                          const int32_t *b4, const int32_t *mult, const int32_t *shift, const int32_t *g,
                           int32_t exact, int8_t *y)
 {
   const int32_t zp = g[EI_QC_OUT_ZP], lo = g[EI_QC_ACT_MIN], hi = g[EI_QC_ACT_MAX];
@@ -117,8 +278,8 @@ static void ei_conv_store(const int32_t *sums, int32_t np, int32_t m, int32_t nm
   if (exact && nm == EI_SIMD_MR) {
     const __m128i m4 = _mm_loadu_si128((const __m128i *)(const void *)(mult + m));
     const __m128i s4 = _mm_loadu_si128((const __m128i *)(const void *)(shift + m));
-    const __m128i b4 = bias ? _mm_loadu_si128((const __m128i *)(const void *)(bias + m)) : _mm_setzero_si128();
-    const __m256i s8 = _mm256_broadcastsi128_si256(s4), b8 = _mm256_broadcastsi128_si256(b4);
+    const __m256i s8 = _mm256_broadcastsi128_si256(s4);
+    const __m256i b8 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)b4));
     const __m256i vzp = _mm256_set1_epi32(zp), vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
     ei_simd_rq8 rq;
     rq.mult = _mm256_broadcastsi128_si256(m4);
@@ -139,11 +300,119 @@ static void ei_conv_store(const int32_t *sums, int32_t np, int32_t m, int32_t nm
 #endif
   for (p = 0; p < np; ++p) {
     for (j = 0; j < nm; ++j) {
-      const int32_t acc = sums[p * EI_SIMD_MR + j] + (bias ? bias[m + j] : 0);
+      const int32_t acc = (int32_t)((uint32_t)sums[p * EI_SIMD_MR + j] + (uint32_t)b4[j]);
       y[yo[p] + m + j] = ei_simd_out(acc, mult[m + j], shift[m + j], zp, lo, hi, exact);
     }
   }
 }
+
+#if EI_SIMD_U8DOT
+/* Bytes of the weight table ei_conv_lanes packs on the stack (several blocks of 16 channels). */
+#define EI_CONV_LANES_BYTES 2048
+
+/* 8 lanes of a per-channel table from channel m (n valid, zeros above). */
+static inline __m256i ei_conv_lanes8(const int32_t *t, int32_t m, int32_t n)
+{
+  return n >= 8 ? _mm256_loadu_si256((const __m256i *)(const void *)(t + m))
+                : _mm256_maskz_loadu_epi32((__mmask8)(n > 0 ? (1u << n) - 1u : 0u), t + m);
+}
+
+/* Small windows (kk <= EI_CONV_TILE bytes, one group): the block kernel's reduction and
+ * requantization of 16 sums would cost more than their few products. Here the outputs are the
+ * lanes instead: the weights of blocks of 16 channels are packed into [kk / 4][16][4] bytes, with
+ * the bias less (zp + 128) * sum(weights) beside them, in a stack table of EI_CONV_LANES_BYTES;
+ * each pixel's window is gathered once, then every 4 of its bytes, broadcast to all lanes,
+ * accumulate straight into 16 outputs per block, requantized as two vectors. */
+static void ei_conv_lanes(const int32_t *g, const int8_t *x, const int8_t *w, const int32_t *bias,
+                          const int32_t *mult, const int32_t *shift, int8_t *y)
+{
+  const int32_t h = g[EI_QC_H], wd = g[EI_QC_W], cin = g[EI_QC_CIN], oh = g[EI_QC_OH], ow = g[EI_QC_OW];
+  const int32_t cout = g[EI_QC_COUT], kh = g[EI_QC_KH], kw = g[EI_QC_KW], sh = g[EI_QC_SH], sw = g[EI_QC_SW];
+  const int32_t dh = g[EI_QC_DH], dw = g[EI_QC_DW], pt = g[EI_QC_PT], pl = g[EI_QC_PL], zp = g[EI_QC_IN_ZP];
+  const int32_t kk = kh * kw * cin, nq = (kk + 3) / 4, direct = kh * kw == 1 && kk % 4 == 0;
+  const int32_t bbytes = 64 * nq + 64, per = EI_CONV_LANES_BYTES / bbytes;
+  const __m256i flip = _mm256_set1_epi8((char)0x80), vzp = _mm256_set1_epi32(g[EI_QC_OUT_ZP]);
+  const __m256i vlo = _mm256_set1_epi32(g[EI_QC_ACT_MIN]), vhi = _mm256_set1_epi32(g[EI_QC_ACT_MAX]);
+  union {
+    int8_t b[EI_CONV_LANES_BYTES];
+    int32_t align_;
+  } tab;
+  int8_t tile[EI_CONV_TILE_ROW];
+  __m256i xq[EI_CONV_TILE / 4];
+  int32_t c0, oy, ox, q, j, i, blk;
+  ei_conv_walk k;
+  k.zp = zp;
+  k.x_row = dh * wd * cin;
+  k.x_run = dw * cin;
+  k.w_run = cin;
+  memset(tile, 0, sizeof(tile)); /* bytes past kk meet zero weights: any value would do */
+  for (c0 = 0; c0 < cout; c0 += 16 * per) {
+    const int32_t nb = (cout - c0 + 15) / 16 < per ? (cout - c0 + 15) / 16 : per;
+    memset(tab.b, 0, (size_t)(nb * bbytes));
+    for (blk = 0; blk < nb; ++blk) {
+      int8_t *wt = tab.b + blk * bbytes;
+      int32_t *be = (int32_t *)(void *)(wt + 64 * nq);
+      for (j = 0; j < 16 && c0 + blk * 16 + j < cout; ++j) {
+        const int32_t m = c0 + blk * 16 + j;
+        uint32_t sum = 0;
+        for (i = 0; i < kk; ++i) {
+          wt[(i / 4) * 64 + j * 4 + i % 4] = w[m * kk + i];
+          sum += (uint32_t)(int32_t)w[m * kk + i];
+        }
+        be[j] = (int32_t)((uint32_t)(bias ? bias[m] : 0) - (uint32_t)(zp + 128) * sum);
+      }
+    }
+    for (oy = 0; oy < oh; ++oy) {
+      const int32_t y0 = oy * sh - pt;
+      int32_t ky0, ky1;
+      ei_conv_taps(y0, dh, kh, h, &ky0, &ky1);
+      for (ox = 0; ox < ow; ++ox) {
+        const int32_t x0 = ox * sw - pl;
+        const int8_t *src = tile;
+        int8_t *yp = y + (oy * ow + ox) * cout;
+        int32_t kx0, kx1;
+        ei_conv_taps(x0, dw, kw, wd, &kx0, &kx1);
+        if (direct && ky1 > ky0 && kx1 > kx0) {
+          src = x + (y0 * wd + x0) * cin;
+        } else {
+          k.nky = kx1 > kx0 ? ky1 - ky0 : 0;
+          k.nrun = dw == 1 ? 1 : kx1 - kx0;
+          k.len = dw == 1 ? (kx1 - kx0) * cin : cin;
+          ei_conv_window(x, ((y0 + ky0 * dh) * wd + x0 + kx0 * dw) * cin, &k, (ky0 * kw + kx0) * cin,
+                         ky1 - ky0 == kh && kx1 - kx0 == kw, kw * cin, kk, tile);
+        }
+        for (q = 0; q < nq; ++q) {
+          int32_t word;
+          memcpy(&word, src + 4 * q, 4);
+          xq[q] = _mm256_xor_si256(_mm256_set1_epi32(word), flip);
+        }
+        for (blk = 0; blk < nb; ++blk) {
+          const int8_t *wt = tab.b + blk * bbytes;
+          const int32_t m0 = c0 + blk * 16, nm = cout - m0 < 16 ? cout - m0 : 16;
+          __m256i a0 = _mm256_loadu_si256((const __m256i *)(const void *)(wt + 64 * nq));
+          __m256i a1 = _mm256_loadu_si256((const __m256i *)(const void *)(wt + 64 * nq + 32));
+          ei_simd_rq8 r0, r1;
+          __m128i out;
+          for (q = 0; q < nq; ++q) {
+            a0 = _mm256_dpbusd_epi32(a0, xq[q], _mm256_loadu_si256((const __m256i *)(const void *)(wt + 64 * q)));
+            a1 = _mm256_dpbusd_epi32(a1, xq[q], _mm256_loadu_si256((const __m256i *)(const void *)(wt + 64 * q + 32)));
+          }
+          r0.mult = ei_conv_lanes8(mult, m0, nm);
+          r1.mult = ei_conv_lanes8(mult, m0 + 8, nm - 8);
+          r0.left = ei_conv_lanes8(shift, m0, nm);
+          r1.left = ei_conv_lanes8(shift, m0 + 8, nm - 8);
+          r0.right = _mm256_max_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), r0.left), _mm256_setzero_si256());
+          r1.right = _mm256_max_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), r1.left), _mm256_setzero_si256());
+          r0.left = _mm256_max_epi32(r0.left, _mm256_setzero_si256());
+          r1.left = _mm256_max_epi32(r1.left, _mm256_setzero_si256());
+          out = ei_simd_pack16(ei_simd_requant8(a0, r0, vzp, vlo, vhi), ei_simd_requant8(a1, r1, vzp, vlo, vhi));
+          _mm_mask_storeu_epi8(yp + m0, (__mmask16)((1u << nm) - 1u), out);
+        }
+      }
+    }
+  }
+}
+#endif
 
 void ei_conv2d_s8(const int32_t *g, const int8_t *x, const int8_t *w, const int32_t *bias, const int32_t *mult,
                   const int32_t *shift, int8_t *y)
@@ -152,8 +421,24 @@ void ei_conv2d_s8(const int32_t *g, const int8_t *x, const int8_t *w, const int3
   const int32_t cout = g[EI_QC_COUT], kh = g[EI_QC_KH], kw = g[EI_QC_KW], sh = g[EI_QC_SH], sw = g[EI_QC_SW];
   const int32_t dh = g[EI_QC_DH], dw = g[EI_QC_DW], pt = g[EI_QC_PT], pl = g[EI_QC_PL], groups = g[EI_QC_GROUPS];
   const int32_t cg = cin / groups, mg = cout / groups, merged = dw == 1 && groups == 1;
-  const int32_t exact = ei_simd_requant_ok(mult, shift, cout);
+  const int32_t exact = ei_simd_requant_ok(mult, shift, cout), kk = kh * kw * cg, zp = g[EI_QC_IN_ZP];
+  /* short runs (few input channels, a tall kernel: the KWS stem is 10 runs of 4 bytes) are gathered,
+   * pixel by pixel, into one run of the whole window (kk bytes, the weights' own layout) */
+  const int32_t gather = groups == 1 && kk <= EI_CONV_TILE && kh * kw > 1 && (merged ? kw * cin : cin) < 16 &&
+                         zp >= -128 && zp <= 127;
+  int8_t tile[EI_SIMD_NR * EI_CONV_TILE_ROW];
+  ei_conv_walk whole;
   int32_t oy0, oy1, ox0, ox1;
+#if EI_SIMD_U8DOT
+  if (exact && groups == 1 && zp >= -128 && zp <= 127 && (kk <= 32 || (gather && kk <= EI_CONV_TILE))) {
+    ei_conv_lanes(g, x, w, bias, mult, shift, y);
+    return;
+  }
+#endif
+  whole.nky = whole.nrun = 1;
+  whole.len = kk;
+  whole.x_row = whole.x_run = whole.w_row = whole.w_run = 0;
+  whole.zp = zp;
   for (oy0 = 0; oy0 < oh; oy0 = oy1) {
     int32_t ky0, ky1, a, b;
     ei_conv_taps(oy0 * sh - pt, dh, kh, h, &ky0, &ky1);
@@ -164,7 +449,7 @@ void ei_conv2d_s8(const int32_t *g, const int8_t *x, const int8_t *w, const int3
       }
     }
     for (ox0 = 0; ox0 < ow; ox0 = ox1) {
-      int32_t kx0, kx1, t, npx, nc;
+      int32_t kx0, kx1, t, npx, nc, gi, m;
       ei_conv_walk k;
       ei_conv_taps(ox0 * sw - pl, dw, kw, wd, &kx0, &kx1);
       for (ox1 = ox0 + 1; ox1 < ow; ++ox1) {
@@ -180,26 +465,45 @@ void ei_conv2d_s8(const int32_t *g, const int8_t *x, const int8_t *w, const int3
       k.x_run = dw * cin;
       k.w_row = kw * cg;
       k.w_run = cg;
-      k.zp = g[EI_QC_IN_ZP];
+      k.zp = zp;
       nc = ox1 - ox0;
       npx = (oy1 - oy0) * nc;
-      for (t = 0; t < npx; t += EI_SIMD_NR) {
-        const int32_t np = npx - t < EI_SIMD_NR ? npx - t : EI_SIMD_NR;
-        int32_t xo[EI_SIMD_NR], yo[EI_SIMD_NR], sums[EI_SIMD_NR * EI_SIMD_MR], p, gi, m;
-        for (p = 0; p < EI_SIMD_NR; ++p) {
-          const int32_t tt = t + (p < np ? p : np - 1), oy = oy0 + tt / nc, ox = ox0 + tt % nc;
-          xo[p] = ((oy * sh - pt + ky0 * dh) * wd + ox * sw - pl + kx0 * dw) * cin;
-          yo[p] = (oy * ow + ox) * cout;
-        }
-        for (gi = 0; gi < groups; ++gi) {
-          for (m = gi * mg; m < (gi + 1) * mg; m += EI_SIMD_MR) {
-            const int32_t nm = (gi + 1) * mg - m < EI_SIMD_MR ? (gi + 1) * mg - m : EI_SIMD_MR;
-            int32_t wo[EI_SIMD_MR], j;
-            for (j = 0; j < EI_SIMD_MR; ++j) {
-              wo[j] = (((m + (j < nm ? j : nm - 1)) * kh + ky0) * kw + kx0) * cg;
+      for (gi = 0; gi < groups; ++gi) {
+        for (m = gi * mg; m < (gi + 1) * mg; m += EI_SIMD_MR) {
+          /* a block of channels at a time over the rectangle: their weights stay in L1 */
+          const int32_t nm = (gi + 1) * mg - m < EI_SIMD_MR ? (gi + 1) * mg - m : EI_SIMD_MR;
+          int32_t wo[EI_SIMD_MR], b4[EI_SIMD_MR], j, oy = oy0, ox = ox0;
+          for (j = 0; j < EI_SIMD_MR; ++j) {
+            /* a gathered window is the weights' whole row, its taps outside the input holding the zero point */
+            wo[j] = gather ? (m + (j < nm ? j : nm - 1)) * kk : (((m + (j < nm ? j : nm - 1)) * kh + ky0) * kw + kx0) * cg;
+          }
+          ei_conv_bias(w, wo, gather ? &whole : &k, bias, m, nm, b4);
+          for (t = 0; t < npx; t += EI_SIMD_NR) {
+            const int32_t np = npx - t < EI_SIMD_NR ? npx - t : EI_SIMD_NR;
+            int32_t xo[EI_SIMD_NR], yo[EI_SIMD_NR], sums[EI_SIMD_NR * EI_SIMD_MR], p;
+            for (p = 0; p < EI_SIMD_NR; ++p) {
+              xo[p] = ((oy * sh - pt + ky0 * dh) * wd + ox * sw - pl + kx0 * dw) * cin + gi * cg;
+              yo[p] = (oy * ow + ox) * cout;
+              if (gather) {
+                ei_conv_window(x, xo[p], &k, (ky0 * kw + kx0) * cin, ky1 - ky0 == kh && kx1 - kx0 == kw, kw * cin, kk,
+                               tile + p * EI_CONV_TILE_ROW);
+                xo[p] = p * EI_CONV_TILE_ROW;
+              }
+              if (p + 1 < np && ++ox == ox1) { /* the block's last pixels repeat the rectangle's last one */
+                ox = ox0;
+                ++oy;
+              }
             }
-            ei_conv_block(x + gi * cg, xo, w, wo, &k, sums);
-            ei_conv_store(sums, np, m, nm, yo, bias, mult, shift, g, exact, y);
+            if (np == EI_SIMD_NR && ++ox == ox1) {
+              ox = ox0;
+              ++oy;
+            }
+            if (gather) {
+              ei_conv_block(tile, xo, w, wo, &whole, sums);
+            } else {
+              ei_conv_block(x, xo, w, wo, &k, sums);
+            }
+            ei_conv_store(sums, np, m, nm, yo, b4, mult, shift, g, exact, y);
           }
         }
       }
@@ -237,89 +541,162 @@ static void ei_depthwise_any(const int32_t *g, const int8_t *x, const int8_t *w,
   }
 }
 
-/* Depthwise, multiplier 1: channels c0 .. c0 + n - 1 (n <= 16) of output pixel yp, whose window
- * starts at offset xo of x (perhaps outside it: only valid taps are added to it). */
-static void ei_depthwise_chunk(const int32_t *g, const int8_t *x, int32_t xo, const int8_t *w, const int32_t *bias,
-                               const int32_t *mult, const int32_t *shift, int32_t exact, int32_t c0, int32_t n,
-                               int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1, int8_t *yp)
-{
-  const int32_t c = g[EI_QC_CIN], kw = g[EI_QC_KW], zp = g[EI_QC_IN_ZP];
-  const int32_t x_row = g[EI_QC_DH] * g[EI_QC_W] * c, x_tap = g[EI_QC_DW] * c;
-  int32_t acc[16], ky, kx, i;
 #if EI_SIMD_AVX2
-  const __m256i zp16 = _mm256_set1_epi16((int16_t)zp);
-  __m256i a0, a1;
-  if (n == 16 && bias) {
-    a0 = _mm256_loadu_si256((const __m256i *)(const void *)(bias + c0));
-    a1 = _mm256_loadu_si256((const __m256i *)(const void *)(bias + c0 + 8));
-  } else {
-    for (i = 0; i < 16; ++i) {
-      acc[i] = bias && i < n ? bias[c0 + i] : 0;
+/* 16 int32 lanes of a per-channel table from channel c0 (n valid, zeros above), as two vectors. */
+static void ei_depthwise_lanes(const int32_t *t, int32_t c0, int32_t n, __m256i *lo, __m256i *hi)
+{
+  int32_t buf[16] = {0};
+  if (t) {
+    memcpy(buf, t + c0, (size_t)n * sizeof(int32_t));
+  }
+  *lo = _mm256_loadu_si256((const __m256i *)(const void *)buf);
+  *hi = _mm256_loadu_si256((const __m256i *)(const void *)(buf + 8));
+}
+
+/* Depthwise, multiplier 1, exact requantization: for each run of 16 channels, every output pixel is
+ * one pair of int32 vectors walked over its valid taps. With 8 channels, two neighbouring pixels of
+ * one row share the vector (the same window of taps), lanes 0-7 and 8-15. */
+static void ei_depthwise_avx2(const int32_t *g, const int8_t *x, const int8_t *w, const int32_t *bias,
+                              const int32_t *mult, const int32_t *shift, int8_t *y)
+{
+  const int32_t h = g[EI_QC_H], wd = g[EI_QC_W], c = g[EI_QC_CIN], kh = g[EI_QC_KH], kw = g[EI_QC_KW];
+  const int32_t oh = g[EI_QC_OH], ow = g[EI_QC_OW], sh = g[EI_QC_SH], sw = g[EI_QC_SW], dh = g[EI_QC_DH];
+  const int32_t ddw = g[EI_QC_DW], pt = g[EI_QC_PT], pl = g[EI_QC_PL];
+  const int32_t x_row = dh * wd * c, x_tap = ddw * c, pair = c == 8;
+  const __m256i zp16 = _mm256_set1_epi16((int16_t)g[EI_QC_IN_ZP]), vzp = _mm256_set1_epi32(g[EI_QC_OUT_ZP]);
+  const __m256i vlo = _mm256_set1_epi32(g[EI_QC_ACT_MIN]), vhi = _mm256_set1_epi32(g[EI_QC_ACT_MAX]);
+  int32_t c0, oy, ox, ky, kx;
+  for (c0 = 0; c0 < c; c0 += 16) {
+    const int32_t n = pair ? 8 : (c - c0 < 16 ? c - c0 : 16);
+    __m256i b0, b1, m0, m1, s0, s1;
+    ei_simd_rq8 r0, r1;
+    ei_depthwise_lanes(bias, c0, n, &b0, &b1);
+    ei_depthwise_lanes(mult, c0, n, &m0, &m1);
+    ei_depthwise_lanes(shift, c0, n, &s0, &s1);
+    if (pair) {
+      b1 = b0;
+      m1 = m0;
+      s1 = s0;
     }
-    a0 = _mm256_loadu_si256((const __m256i *)(const void *)acc);
-    a1 = _mm256_loadu_si256((const __m256i *)(const void *)(acc + 8));
-  }
-  for (ky = ky0; ky < ky1; ++ky) {
-    for (kx = kx0; kx < kx1; ++kx) {
-      const int8_t *xs = x + (xo + ky * x_row + kx * x_tap + c0), *ws = w + (ky * kw + kx) * c + c0;
-      const __m256i xv = ei_simd_widen_zp(n == 16 ? ei_simd_load16(xs) : ei_simd_load_part(xs, n), zp16);
-      const __m256i wv = _mm256_cvtepi8_epi16(n == 16 ? ei_simd_load16(ws) : ei_simd_load_part(ws, n));
-      const __m256i pr = _mm256_mullo_epi16(xv, wv);
-      a0 = _mm256_add_epi32(a0, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(pr)));
-      a1 = _mm256_add_epi32(a1, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(pr, 1)));
-    }
-  }
-  if (exact && n == 16) {
-    const __m256i vzp = _mm256_set1_epi32(g[EI_QC_OUT_ZP]);
-    const __m256i vlo = _mm256_set1_epi32(g[EI_QC_ACT_MIN]), vhi = _mm256_set1_epi32(g[EI_QC_ACT_MAX]);
-    const __m256i v0 = ei_simd_requant8(a0, ei_simd_rq8_load(mult + c0, shift + c0), vzp, vlo, vhi);
-    const __m256i v1 = ei_simd_requant8(a1, ei_simd_rq8_load(mult + c0 + 8, shift + c0 + 8), vzp, vlo, vhi);
-    _mm_storeu_si128((__m128i *)(void *)(yp + c0), ei_simd_pack16(v0, v1));
-    return;
-  }
-  _mm256_storeu_si256((__m256i *)(void *)acc, a0);
-  _mm256_storeu_si256((__m256i *)(void *)(acc + 8), a1);
-#else
-  for (i = 0; i < n; ++i) {
-    acc[i] = bias ? bias[c0 + i] : 0;
-  }
-  for (ky = ky0; ky < ky1; ++ky) {
-    for (kx = kx0; kx < kx1; ++kx) {
-      const int8_t *xs = x + (xo + ky * x_row + kx * x_tap + c0), *ws = w + (ky * kw + kx) * c + c0;
-      for (i = 0; i < n; ++i) {
-        acc[i] += ((int32_t)xs[i] - zp) * (int32_t)ws[i];
+    r0.mult = m0;
+    r0.left = _mm256_max_epi32(s0, _mm256_setzero_si256());
+    r0.right = _mm256_max_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), s0), _mm256_setzero_si256());
+    r1.mult = m1;
+    r1.left = _mm256_max_epi32(s1, _mm256_setzero_si256());
+    r1.right = _mm256_max_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), s1), _mm256_setzero_si256());
+    for (oy = 0; oy < oh; ++oy) {
+      const int32_t y0 = oy * sh - pt;
+      int32_t ky0, ky1;
+      ei_conv_taps(y0, dh, kh, h, &ky0, &ky1);
+      for (ox = 0; ox < ow; ox += 1 + pair) {
+        const int32_t x0 = ox * sw - pl, xo = (y0 * wd + x0) * c + c0;
+        int32_t kx0, kx1, kb0 = 0, kb1 = 0, two = 0;
+        __m256i a0 = b0, a1 = b1;
+        __m128i out;
+        ei_conv_taps(x0, ddw, kw, wd, &kx0, &kx1);
+        if (pair && ox + 1 < ow) {
+          ei_conv_taps(x0 + sw, ddw, kw, wd, &kb0, &kb1);
+          two = kb0 == kx0 && kb1 == kx1;
+        }
+        for (ky = kx0 < kx1 ? ky0 : ky1; ky < ky1; ++ky) {
+          for (kx = kx0; kx < kx1; ++kx) {
+            const int32_t o = xo + ky * x_row + kx * x_tap;
+            const int8_t *ws = w + (ky * kw + kx) * c + c0;
+            __m128i xb, wb;
+            if (pair) {
+              /* the second pixel's bytes only when it is computed: the first one's again otherwise */
+              xb = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(x + o)),
+                                      _mm_loadl_epi64((const __m128i *)(const void *)(x + o + two * sw * c)));
+              wb = _mm_loadl_epi64((const __m128i *)(const void *)ws);
+              wb = _mm_unpacklo_epi64(wb, wb);
+            } else if (n == 16) {
+              xb = ei_simd_load16(x + o);
+              wb = ei_simd_load16(ws);
+            } else {
+              xb = ei_simd_load_part(x + o, n);
+              wb = ei_simd_load_part(ws, n);
+            }
+            {
+              const __m256i pr = _mm256_mullo_epi16(ei_simd_widen_zp(xb, zp16), _mm256_cvtepi8_epi16(wb));
+              a0 = _mm256_add_epi32(a0, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(pr)));
+              a1 = _mm256_add_epi32(a1, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(pr, 1)));
+            }
+          }
+        }
+        out = ei_simd_pack16(ei_simd_requant8(a0, r0, vzp, vlo, vhi), ei_simd_requant8(a1, r1, vzp, vlo, vhi));
+        if (pair) {
+          _mm_storel_epi64((__m128i *)(void *)(y + (oy * ow + ox) * c), out);
+          if (two) {
+            _mm_storel_epi64((__m128i *)(void *)(y + (oy * ow + ox + 1) * c), _mm_unpackhi_epi64(out, out));
+          } else {
+            ox -= 1; /* the neighbour sees another window: it starts the next pair */
+          }
+        } else if (n == 16) {
+          _mm_storeu_si128((__m128i *)(void *)(y + (oy * ow + ox) * c + c0), out);
+        } else {
+          int8_t buf[16];
+          _mm_storeu_si128((__m128i *)(void *)buf, out);
+          memcpy(y + (oy * ow + ox) * c + c0, buf, (size_t)n);
+        }
       }
     }
   }
+}
 #endif
-  for (i = 0; i < n; ++i) {
-    yp[c0 + i] = ei_simd_out(acc[i], mult[c0 + i], shift[c0 + i], g[EI_QC_OUT_ZP], g[EI_QC_ACT_MIN],
-                             g[EI_QC_ACT_MAX], exact);
+
+/* Depthwise, multiplier 1, plain C: per output pixel, 16 channels at a time, the tap loop outside
+ * the channel loop so that the compiler vectorises across channels. */
+static void ei_depthwise_portable(const int32_t *g, const int8_t *x, const int8_t *w, const int32_t *bias,
+                                  const int32_t *mult, const int32_t *shift, int32_t exact, int8_t *y)
+{
+  const int32_t h = g[EI_QC_H], wd = g[EI_QC_W], c = g[EI_QC_CIN], kh = g[EI_QC_KH], kw = g[EI_QC_KW];
+  const int32_t zp = g[EI_QC_IN_ZP], x_row = g[EI_QC_DH] * wd * c, x_tap = g[EI_QC_DW] * c;
+  int32_t oy, ox, c0, ky, kx, i;
+  for (oy = 0; oy < g[EI_QC_OH]; ++oy) {
+    const int32_t y0 = oy * g[EI_QC_SH] - g[EI_QC_PT];
+    int32_t ky0, ky1;
+    ei_conv_taps(y0, g[EI_QC_DH], kh, h, &ky0, &ky1);
+    for (ox = 0; ox < g[EI_QC_OW]; ++ox) {
+      const int32_t x0 = ox * g[EI_QC_SW] - g[EI_QC_PL], xo = (y0 * wd + x0) * c;
+      int8_t *yp = y + (oy * g[EI_QC_OW] + ox) * c;
+      int32_t kx0, kx1;
+      ei_conv_taps(x0, g[EI_QC_DW], kw, wd, &kx0, &kx1);
+      for (c0 = 0; c0 < c; c0 += 16) {
+        const int32_t n = c - c0 < 16 ? c - c0 : 16;
+        int32_t acc[16];
+        for (i = 0; i < n; ++i) {
+          acc[i] = bias ? bias[c0 + i] : 0;
+        }
+        for (ky = kx0 < kx1 ? ky0 : ky1; ky < ky1; ++ky) {
+          for (kx = kx0; kx < kx1; ++kx) {
+            const int8_t *xs = x + (xo + ky * x_row + kx * x_tap + c0), *ws = w + (ky * kw + kx) * c + c0;
+            for (i = 0; i < n; ++i) {
+              acc[i] += ((int32_t)xs[i] - zp) * (int32_t)ws[i];
+            }
+          }
+        }
+        for (i = 0; i < n; ++i) {
+          yp[c0 + i] = ei_simd_out(acc[i], mult[c0 + i], shift[c0 + i], g[EI_QC_OUT_ZP], g[EI_QC_ACT_MIN],
+                                   g[EI_QC_ACT_MAX], exact);
+        }
+      }
+    }
   }
 }
 
 void ei_depthwise_conv2d_s8(const int32_t *g, const int8_t *x, const int8_t *w, const int32_t *bias,
                             const int32_t *mult, const int32_t *shift, int8_t *y)
 {
-  const int32_t h = g[EI_QC_H], wd = g[EI_QC_W], c = g[EI_QC_CIN], kh = g[EI_QC_KH], kw = g[EI_QC_KW];
   const int32_t exact = ei_simd_requant_ok(mult, shift, g[EI_QC_COUT]);
-  int32_t oy, ox, c0;
-  if (g[EI_QC_GROUPS] != 1) {
-    ei_depthwise_any(g, x, w, bias, mult, shift, exact, y);
+#if EI_SIMD_AVX2
+  if (g[EI_QC_GROUPS] == 1 && exact) {
+    ei_depthwise_avx2(g, x, w, bias, mult, shift, y);
     return;
   }
-  for (oy = 0; oy < g[EI_QC_OH]; ++oy) {
-    const int32_t y0 = oy * g[EI_QC_SH] - g[EI_QC_PT];
-    int32_t ky0, ky1;
-    ei_conv_taps(y0, g[EI_QC_DH], kh, h, &ky0, &ky1);
-    for (ox = 0; ox < g[EI_QC_OW]; ++ox) {
-      const int32_t x0 = ox * g[EI_QC_SW] - g[EI_QC_PL];
-      int32_t kx0, kx1;
-      ei_conv_taps(x0, g[EI_QC_DW], kw, wd, &kx0, &kx1);
-      for (c0 = 0; c0 < c; c0 += 16) {
-        ei_depthwise_chunk(g, x, (y0 * wd + x0) * c, w, bias, mult, shift, exact, c0, c - c0 < 16 ? c - c0 : 16, ky0,
-                           kx0 < kx1 ? ky1 : ky0, kx0, kx1, y + (oy * g[EI_QC_OW] + ox) * c);
-      }
-    }
+#endif
+  if (g[EI_QC_GROUPS] == 1) {
+    ei_depthwise_portable(g, x, w, bias, mult, shift, exact, y);
+    return;
   }
+  ei_depthwise_any(g, x, w, bias, mult, shift, exact, y);
 }

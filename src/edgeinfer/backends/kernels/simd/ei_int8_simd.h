@@ -32,6 +32,22 @@
 #define EI_SIMD_AVX2 0
 #endif
 
+/* AVX-512 byte masks: a load of the first n bytes of 16 or 32 that never touches the others. */
+#if EI_SIMD_AVX2 && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define EI_SIMD_MASKED 1
+#else
+#define EI_SIMD_MASKED 0
+#endif
+
+/* u8 x s8 dot products, four per int32 lane (VPDPBUSD, AVX-512 VNNI): an int8 input plus 128 is
+ * unsigned, so sum((x + 128) * w) - (zp + 128) * sum(w) == sum((x - zp) * w), twice the products
+ * of VPDPWSSD per instruction and no widening. Byte masks load the tails. */
+#if EI_SIMD_MASKED && defined(__AVX512VNNI__)
+#define EI_SIMD_U8DOT 1
+#else
+#define EI_SIMD_U8DOT 0
+#endif
+
 /* Block of the convolution micro-kernel: EI_SIMD_NR output pixels x EI_SIMD_MR output channels,
  * one int32 accumulator register each. 4 x 4 keeps 16 accumulators and 8 operands in the 32
  * vector registers of AVX-512; plain AVX2 has 16, so two pixels there. */
@@ -40,6 +56,18 @@
 #define EI_SIMD_NR 4
 #else
 #define EI_SIMD_NR 2
+#endif
+
+/* A micro-kernel: kept out of its large caller (inlined, its accumulators compete with the caller's
+ * loop state for registers), and compiled by GCC without partial redundancy elimination, which
+ * otherwise leaves the register allocator copying every accumulator in and out of a scratch
+ * register around each multiply-add (GCC 12: twice the instructions in the hot loop). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define EI_SIMD_KERNEL __attribute__((noinline, optimize("no-tree-pre")))
+#elif defined(__GNUC__)
+#define EI_SIMD_KERNEL __attribute__((noinline))
+#else
+#define EI_SIMD_KERNEL
 #endif
 
 /* True when every multiplier is >= 0 and every shift in [-31, 31]: the range the vector
@@ -61,6 +89,22 @@ static inline int32_t ei_simd_mbqm(int32_t x, int32_t mult, int32_t shift)
   const int32_t hm = (int32_t)(((int64_t)a * mult + ((int64_t)1 << 30)) >> 31);
   const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
   return (hm >> right) + ((hm & mask) > (mask >> 1) + (hm < 0 ? 1 : 0) ? 1 : 0);
+}
+
+/* dst[0, n) = src[0, n) for the short runs of a gathered window: no library call per run. */
+static inline void ei_simd_copy(int8_t *dst, const int8_t *src, int32_t n)
+{
+#if EI_SIMD_MASKED
+  for (; n >= 16; n -= 16, dst += 16, src += 16) {
+    _mm_storeu_si128((__m128i *)(void *)dst, _mm_loadu_si128((const __m128i *)(const void *)src));
+  }
+  if (n > 0) {
+    const __mmask16 m = (__mmask16)((1u << n) - 1u);
+    _mm_mask_storeu_epi8(dst, m, _mm_maskz_loadu_epi8(m, src));
+  }
+#else
+  memcpy(dst, src, (size_t)n);
+#endif
 }
 
 /* acc (bias included) -> int8 output; exact selects the fast form (ei_simd_requant_ok). */
@@ -88,7 +132,7 @@ static inline __m128i ei_simd_load16(const int8_t *p)
 /* The first n (0 < n < 16) bytes at p, zeros above: never reads past p + n. */
 static inline __m128i ei_simd_load_part(const int8_t *p, int32_t n)
 {
-#if defined(__AVX512BW__) && defined(__AVX512VL__)
+#if EI_SIMD_MASKED
   return _mm_maskz_loadu_epi8((__mmask16)((1u << n) - 1u), p);
 #else
   int8_t t[16] = {0};
@@ -159,12 +203,18 @@ static inline __m128i ei_simd_pack16(__m256i a, __m256i b)
   return _mm_packs_epi16(a16, b16);
 }
 
-/* Sums of the 8 lanes of a..h as one vector {sum a, ..., sum h}. */
+/* Sums of the 8 lanes of a..h as one vector {sum a, ..., sum h}. Unpacks and adds, no VPHADDD: that
+ * one has no EVEX form, so the accumulators feeding it would have to live in the 16 VEX registers. */
 static inline __m256i ei_simd_hsum8x8(__m256i a, __m256i b, __m256i c, __m256i d, __m256i e, __m256i f,
                                        __m256i g, __m256i h)
 {
-  const __m256i abcd = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
-  const __m256i efgh = _mm256_hadd_epi32(_mm256_hadd_epi32(e, f), _mm256_hadd_epi32(g, h));
+  const __m256i ab = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
+  const __m256i cd = _mm256_add_epi32(_mm256_unpacklo_epi32(c, d), _mm256_unpackhi_epi32(c, d));
+  const __m256i ef = _mm256_add_epi32(_mm256_unpacklo_epi32(e, f), _mm256_unpackhi_epi32(e, f));
+  const __m256i gh = _mm256_add_epi32(_mm256_unpacklo_epi32(g, h), _mm256_unpackhi_epi32(g, h));
+  /* {a, b, c, d} of lanes 0-3 | of lanes 4-7, then the same for e..h */
+  const __m256i abcd = _mm256_add_epi32(_mm256_unpacklo_epi64(ab, cd), _mm256_unpackhi_epi64(ab, cd));
+  const __m256i efgh = _mm256_add_epi32(_mm256_unpacklo_epi64(ef, gh), _mm256_unpackhi_epi64(ef, gh));
   return _mm256_add_epi32(_mm256_permute2x128_si256(abcd, efgh, 0x20), _mm256_permute2x128_si256(abcd, efgh, 0x31));
 }
 #endif /* EI_SIMD_AVX2 */
