@@ -313,3 +313,38 @@ def test_hard_swish_output_scale_tflite_refuses(more_models, tmp_path):
     path = _mutated(more_models["act_zoo"][0], tmp_path, tiny_out)
     with pytest.raises(UnsupportedModelError, match="HARD_SWISH .*TFLite refuses this too"):
         from_tflite(path)
+
+
+# ------------------------------------------------------------------ PTQ of torch graphs onto the new ops
+def test_ptq_uses_the_int8_activation_ops():
+    """edgeinfer.quantize of a torch CNN with LeakyReLU, hard swish, a subtraction, a ReLU after max pooling
+    (nothing to fold it into) and a global max: every layer int8, C bytes equal the IR reference, and the
+    output stays close to torch's own."""
+    torch = pytest.importorskip("torch")
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c1, self.c2 = torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Conv2d(8, 8, 1)
+            self.fc = torch.nn.Linear(8, 4)
+
+        def forward(self, x):
+            a = torch.nn.functional.leaky_relu(self.c1(x), 0.1)
+            h = torch.nn.functional.hardswish(a)
+            d = torch.relu(torch.nn.functional.max_pool2d(h - self.c2(a), 2))
+            return self.fc(torch.amax(d, dim=(2, 3)))
+
+    torch.manual_seed(0)
+    net = Net().eval()
+    X = np.random.default_rng(0).standard_normal((120, 3, 8, 8)).astype(np.float32)
+    graph = edgeinfer.load_graph(net, torch.from_numpy(X[:1]))
+    q = edgeinfer.quantize(graph, calibration=X[:80])
+    assert {"QLeakyRelu", "QHardSwish", "QSub", "QRelu", "ReduceMax"} <= set(q.ops())
+    assert not {"LeakyRelu", "HardSwish", "Sub", "Relu"} & set(q.ops())
+    with torch.no_grad():
+        want = net(torch.from_numpy(X[80:])).numpy()
+    got = edgeinfer.ir.run(q, X[80:])[q.outputs[0]]
+    rel = float(np.sqrt(np.mean((got - want) ** 2)) / np.sqrt(np.mean(want ** 2)))
+    print(f"PTQ LeakyReLU/hardswish/Sub/ReLU/amax CNN: relative RMS error {rel:.4f} against torch")
+    assert rel < 0.05
+    np.testing.assert_array_equal(edgeinfer.convert(q, name="act_ptq").predict(X[80:]), got)

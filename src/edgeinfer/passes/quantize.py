@@ -35,6 +35,8 @@ from edgeinfer.passes.dead_code import remove_dead_code
 
 SUPPORTED = ("AveragePool", "Conv", "Dropout", "Flatten", "Gemm", "GlobalAveragePool", "Identity", "MatMul",
              "MaxPool", "Relu", "Clip", "Reshape", "Sigmoid", "Softmax", "Tanh", "Add", "Transpose")
+# int8 only (ir/ops/quantized_act.py); a 16x8 graph keeps them float
+SUPPORTED += ("LeakyRelu", "HardSwish", "Sub", "ReduceMax")
 _TO_NHWC, _TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
 
 
@@ -370,6 +372,8 @@ class _Quantizer:
         users = [n for n in self.f.nodes if x in n.inputs]
         if src is None or "act_min" not in src.attrs and src.op not in ("QAdd", "QMul") or len(users) != 1 \
                 or x in self.f.outputs:
+            if self.bits == 8:   # nothing to fold it into: a standalone int8 RELU (TFLite's QRelu)
+                return self._standalone_relu(node, lo, hi)
             raise UnsupportedModelError(f"Relu node {node.name!r} does not follow a Conv/Gemm/Add; run "
                                         "edgeinfer.passes.fuse_activations (quantize does) or fuse it in the model")
         s, zp = self.qp[x]
@@ -497,3 +501,66 @@ class _Quantizer:
                                                a_scale=sa, a_zp=za, b_scale=sb, b_zp=zb, out_scale=out_s,
                                                out_zp=out_zp)
         self.nhwc[node.outputs[0]] = self.nhwc[a]
+
+    # ---------------------------------------------------------------- int8 ops of ir/ops/quantized_act.py
+    def _standalone_relu(self, node: Node, lo: float | None, hi: float | None) -> None:
+        """QRelu keeping the input's parameters (an exact clamp: the requantization multiplier is 1)."""
+        x = node.inputs[0]
+        s, zp = self.qp[x]
+        self.qp[node.outputs[0]] = (s, zp)
+        act = {"act_min": max(-128, zp + int(round(lo / s))) if lo is not None else -128,
+               "act_max": min(127, zp + int(round(hi / s))) if hi is not None else 127}
+        self.map[node.outputs[0]] = self._emit("QRelu", [self.map[x]], node.outputs[0], node.name, in_scale=s,
+                                               in_zp=zp, out_scale=s, out_zp=zp, **act)
+        self.nhwc[node.outputs[0]] = self.nhwc[x]
+
+    def _elementwise(self, node: Node, op: str, **attrs) -> None:
+        x, o = node.inputs[0], node.outputs[0]
+        in_s, in_zp = self.qp[x]
+        out_s, out_zp = attrs.pop("out_qp", None) or self._out_qp(node)
+        self.qp[o] = (out_s, out_zp)
+        self.map[o] = self._emit(op, [self.map[x]], o, node.name, in_scale=in_s, in_zp=in_zp, out_scale=out_s,
+                                 out_zp=out_zp, **attrs)
+        self.nhwc[o] = self.nhwc[x]
+
+    def op_leakyrelu(self, node: Node) -> None:
+        self._elementwise(node, "QLeakyRelu", alpha=float(node.attr("alpha", 0.01)))
+
+    def op_hardswish(self, node: Node) -> None:
+        """TFLite's int8 HARD_SWISH needs an output scale above the input's / 128: a narrower calibrated range
+        (an input that is almost all below -3) is widened to that."""
+        lo, hi = self.ranges[node.outputs[0]]
+        in_s = self.qp[node.inputs[0]][0]
+        out_s, _ = act_qparams(lo, hi, self.bits)
+        if out_s <= in_s / 128:
+            f = in_s / 127 / max(out_s, 1e-30)
+            lo, hi = (lo * f, hi * f) if hi > lo else (-in_s, 254 * in_s / 2)
+        self._elementwise(node, "QHardSwish", out_qp=act_qparams(lo, hi, self.bits))
+
+    def op_sub(self, node: Node) -> None:
+        a, b = node.inputs
+        if a not in self.map or b not in self.map or self.nhwc[a] != self.nhwc[b]:
+            raise UnsupportedModelError(f"Sub node {node.name!r}: only the difference of two activations is quantized")
+        out_s, out_zp = self._out_qp(node)
+        (sa, za), (sb, zb) = self.qp[a], self.qp[b]
+        self.map[node.outputs[0]] = self._emit("QSub", [self.map[a], self.map[b]], node.outputs[0], node.name,
+                                               a_scale=sa, a_zp=za, b_scale=sb, b_zp=zb, out_scale=out_s,
+                                               out_zp=out_zp, act_min=-128, act_max=127)
+        self.nhwc[node.outputs[0]] = self.nhwc[a]
+
+    def op_reducemax(self, node: Node) -> None:
+        """TFLite's int8 REDUCE_MAX keeps the input's parameters; NCHW axes move to NHWC ones where the
+        quantized tensor is NHWC and the reduction leaves the remaining axes in order."""
+        x, o = node.inputs[0], node.outputs[0]
+        rank = len(self.f.tensors[x].shape)
+        axes = sorted(int(a) % rank for a in (node.attr("axes", None) or range(rank)))
+        keep = int(node.attr("keepdims", 1))
+        if 0 in axes:
+            raise UnsupportedModelError(f"ReduceMax node {node.name!r}: reducing over the batch axis is not quantized")
+        self.qp[o] = self.qp[x]
+        if self.nhwc[x] and axes == [2, 3]:
+            src, q_axes, nhwc = self.map[x], [1, 2], bool(keep)
+        else:
+            src, q_axes, nhwc = self._nchw_in(x), axes, False
+        self.map[o] = self._emit("ReduceMax", [src], o, node.name, axes=q_axes, keepdims=keep)
+        self.nhwc[o] = nhwc
