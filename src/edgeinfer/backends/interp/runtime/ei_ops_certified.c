@@ -75,9 +75,15 @@ void ei_eval_nb(const ei_model_t *m, const ei_op_rec_t *op, const void *const *i
   for (k = 0, o = 0; k < K; ++k, o += F) {
     float s = 0.0f;
     const float lpk = ei_sf_(m, a + 11, k), lnk = ei_sf_(m, a + 14, k);
-    for (i = 0; i < F; ++i) {
-      const float d = x[i] - ei_sf_(m, a + 5, o + i);
-      s += d * d / ei_sf_(m, a + 8, o + i);
+    if (a[5] == 0 && a[8] == 0) {  /* float32 theta and var (the common case): no per-element type switch */
+      const float *th = (const float *)(const void *)(m->data + a[6]) + o;
+      const float *va = (const float *)(const void *)(m->data + a[9]) + o;
+      for (i = 0; i < F; ++i) { const float d = x[i] - th[i]; s += d * d / va[i]; }
+    } else {
+      for (i = 0; i < F; ++i) {
+        const float d = x[i] - ei_sf_(m, a + 5, o + i);
+        s += d * d / ei_sf_(m, a + 8, o + i);
+      }
     }
     jll[k] = lpk + (lnk - 0.5f * s);
     e[k] = 0.5f * (nu * s + (rt ? rt[k] * sqrtf(s) : 0.0f)) + 3.0f * EI_U32 * (fabsf(lpk) + fabsf(lnk) + 0.5f * s);
@@ -247,25 +253,41 @@ static double ei_f64_(const uint32_t *w)
   return d;
 }
 
+/* s0..s3 += (x - v)^2 (rbf) or x v over the F features of support vector row o of table type T */
+#define EI_SVM_SUM4_(T)                                                                                 \
+  {                                                                                                     \
+    const T *sv = (const T *)(const void *)(m->data + a[25]) + o;                                       \
+    if (kind == 2) {                                                                                    \
+      for (i = 0; a[0] && i + 3 < F; i += 4) {                                                          \
+        const float d0 = x[i] - (float)sv[i], d1 = x[i + 1] - (float)sv[i + 1];                         \
+        const float d2 = x[i + 2] - (float)sv[i + 2], d3 = x[i + 3] - (float)sv[i + 3];                 \
+        s0 += d0 * d0; s1 += d1 * d1; s2 += d2 * d2; s3 += d3 * d3;                                     \
+      }                                                                                                 \
+      for (; i < F; ++i) { const float d = x[i] - (float)sv[i]; s0 += d * d; }                          \
+    } else {                                                                                            \
+      for (i = 0; a[0] && i + 3 < F; i += 4) {                                                          \
+        s0 += x[i] * (float)sv[i]; s1 += x[i + 1] * (float)sv[i + 1];                                   \
+        s2 += x[i + 2] * (float)sv[i + 2]; s3 += x[i + 3] * (float)sv[i + 3];                           \
+      }                                                                                                 \
+      for (; i < F; ++i) s0 += x[i] * (float)sv[i];                                                     \
+    }                                                                                                   \
+  }
+
 /* float32 kernel value of x with SV j (offset o) and, when bound, its error bound *e */
 static float ei_svm_kf_(const ei_model_t *m, const uint32_t *a, const float *x, uint32_t o, float ed, float *e)
 {
   const uint32_t F = a[3], kind = a[1];
   const float G = ei_word_f32(a[10]), C0 = ei_word_f32(a[11]);
   float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s, k;
-  uint32_t i, j;
-  /* four interleaved partial sums, as the generated C (the bound holds for any order) */
-  for (i = 0; a[0] && i + 3 < F; i += 4) {
-    float p[4];
-    for (j = 0; j < 4; ++j) {
-      const float v = ei_sf_(m, a + 24, o + i + j);
-      if (kind == 2) { const float d = x[i + j] - v; p[j] = d * d; } else { p[j] = x[i + j] * v; }
-    }
-    s0 += p[0]; s1 += p[1]; s2 += p[2]; s3 += p[3];
-  }
-  for (; i < F; ++i) {
-    const float v = ei_sf_(m, a + 24, o + i);
-    if (kind == 2) { const float d = x[i] - v; s0 += d * d; } else { s0 += x[i] * v; }
+  uint32_t i;
+  /* four interleaved partial sums, as the generated C (the bound holds for any order); the table's element
+   * type is resolved once per support vector, not per feature (a switch per element was measurably slower) */
+  switch (a[24]) {
+  case 0: EI_SVM_SUM4_(float) break;
+  case 1: EI_SVM_SUM4_(uint8_t) break;
+  case 2: EI_SVM_SUM4_(int8_t) break;
+  case 3: EI_SVM_SUM4_(uint16_t) break;
+  default: EI_SVM_SUM4_(int16_t) break;
   }
   s = (s0 + s1) + (s2 + s3);
   if (kind == 2) {
