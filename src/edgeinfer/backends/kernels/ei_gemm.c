@@ -277,16 +277,306 @@ static void ei_im2col(const int32_t *g, const float *x, int32_t oy0, int32_t row
   }
 }
 
+/* ---- Direct convolution from a band of padded input rows (no im2col) ----
+ *
+ * For output rows [oy0, oy0 + rows) the band holds, per input channel and per stride phase (py, px) that
+ * some tap uses (py = ky * dh % sh, px = kx * dw % sw), the input rows iy = (oy0 + j) * sh + py - pt and
+ * columns ix = q * sw + px - pl as a plane of rows + qy rows by wq = ow + qx columns (zeros in the
+ * padding; qy = (kh - 1) * dh / sh, qx = (kw - 1) * dw / sw). Output pixel (oy, ox) under tap (ky, kx)
+ * then reads plane[(oy - oy0 + ky * dh / sh) * wq + ox + kx * dw / sw] of its phase: 8 outputs of a row
+ * read 8 consecutive floats for every tap, so the GEMM tile runs on the band in place with the same
+ * packed weights (k = (c, ky, kx)), at the cost of about one copy of the input where im2col makes
+ * kh * kw. A stride-2 conv becomes four stride-1 ones, one per phase. Planes narrower than 8 outputs
+ * are computed over their rows flattened at pitch wq (the wq - ow columns past each row's end are
+ * computed and dropped). */
+#define EI_BAND_MAXTAPS 64
+#define EI_BAND_MAXSTRIDE 4
+/* floats past the band that the dropped lanes of a chunk's last run may read (zeros, never used) */
+#define EI_BAND_SLACK 16
+
+typedef struct {
+  int32_t nphy, nphx, qy, wq;
+  int32_t slot_y[EI_BAND_MAXSTRIDE], slot_x[EI_BAND_MAXSTRIDE]; /* phase -> its plane, -1 if unused */
+  int32_t ph_y[EI_BAND_MAXSTRIDE];                              /* plane -> its row phase */
+  int32_t off_x[EI_BAND_MAXSTRIDE];                             /* plane -> input column of its q = 0 */
+  int32_t qa[EI_BAND_MAXSTRIDE], qb[EI_BAND_MAXSTRIDE];         /* plane -> its columns inside the input */
+} ei_band_t;
+
+/* 0 when the layer does not suit the band (stride above 4, more than 64 taps). */
+static int32_t ei_band_setup(const int32_t *g, ei_band_t *bd)
+{
+  const int32_t kh = g[EI_CONV_KH], kw = g[EI_CONV_KW], sh = g[EI_CONV_SH], sw = g[EI_CONV_SW];
+  const int32_t dh = g[EI_CONV_DH], dw = g[EI_CONV_DW], wd = g[EI_CONV_W];
+  int32_t i;
+  if (sh > EI_BAND_MAXSTRIDE || sw > EI_BAND_MAXSTRIDE || kh * kw > EI_BAND_MAXTAPS) return 0;
+  for (i = 0; i < EI_BAND_MAXSTRIDE; ++i) bd->slot_y[i] = bd->slot_x[i] = -1;
+  bd->nphy = bd->nphx = 0;
+  bd->wq = g[EI_CONV_OW] + (kw - 1) * dw / sw;
+  for (i = 0; i < kh; ++i) {
+    const int32_t ph = i * dh % sh;
+    if (bd->slot_y[ph] < 0) {
+      bd->ph_y[bd->nphy] = ph;
+      bd->slot_y[ph] = bd->nphy++;
+    }
+  }
+  for (i = 0; i < kw; ++i) {
+    const int32_t ph = i * dw % sw, off = ph - g[EI_CONV_PL];
+    int32_t qa, qb;
+    if (bd->slot_x[ph] >= 0) continue;
+    qa = off < 0 ? (-off + sw - 1) / sw : 0;
+    qb = wd - off > 0 ? (wd - off + sw - 1) / sw : 0;
+    if (qb > bd->wq) qb = bd->wq;
+    if (qa > qb) qa = qb;
+    bd->off_x[bd->nphx] = off;
+    bd->qa[bd->nphx] = qa;
+    bd->qb[bd->nphx] = qb;
+    bd->slot_x[ph] = bd->nphx++;
+  }
+  bd->qy = (kh - 1) * dh / sh;
+  return 1;
+}
+
+/* Floats of one channel's band for chunks of `rows` output rows. */
+static long ei_band_cs(const ei_band_t *bd, int32_t rows)
+{
+  return (long)bd->nphy * bd->nphx * (rows + bd->qy) * bd->wq;
+}
+
+/* The band of output rows [oy0, oy0 + rows) in planes of prow + qy rows (prow >= rows). */
+static void ei_band_fill(const int32_t *g, const ei_band_t *bd, const float *x, int32_t oy0, int32_t rows,
+                         int32_t prow, float *band)
+{
+  const int32_t cin = g[EI_CONV_CIN], h = g[EI_CONV_H], wd = g[EI_CONV_W], sh = g[EI_CONV_SH], sw = g[EI_CONV_SW];
+  const int32_t pt = g[EI_CONV_PT], wq = bd->wq, nr = rows + bd->qy;
+  int32_t c, sy, sx, j, q;
+  for (c = 0; c < cin; ++c) {
+    const float *xc = x + (long)c * h * wd;
+    for (sy = 0; sy < bd->nphy; ++sy) {
+      for (sx = 0; sx < bd->nphx; ++sx) {
+        const int32_t qa = bd->qa[sx], qb = bd->qb[sx];
+        float *pp = band + (((long)c * bd->nphy + sy) * bd->nphx + sx) * (prow + bd->qy) * wq;
+        for (j = 0; j < nr; ++j) {
+          const int32_t iy = (oy0 + j) * sh + bd->ph_y[sy] - pt;
+          float *restrict br = pp + (long)j * wq;
+          const float *restrict xr = xc + (long)iy * wd + bd->off_x[sx];
+          if (iy < 0 || iy >= h) {
+            for (q = 0; q < wq; ++q) br[q] = 0.0f;
+            continue;
+          }
+          /* rows are short: one loop over the row with the reads under a condition (masked loads)
+           * costs less than a loop, or a memcpy call, per part */
+          if (sw == 1) {
+            for (q = 0; q < wq; ++q) br[q] = q >= qa && q < qb ? xr[q] : 0.0f;
+          } else {
+            for (q = 0; q < qa; ++q) br[q] = 0.0f;
+            if (sw == 2) { /* a constant stride: vectorised as a shuffle */
+              for (q = qa; q < qb; ++q) br[q] = xr[2 * q];
+            } else {
+              for (q = qa; q < qb; ++q) br[q] = xr[q * sw];
+            }
+            for (q = qb; q < wq; ++q) br[q] = 0.0f;
+          }
+        }
+      }
+    }
+  }
+}
+
+/* EI_MR channels x 16 outputs into t (EI_MR rows of 16): two runs of 8 outputs, at xa and xb of the band
+ * (the same row, or two rows of a narrow plane), k over (channel, tap). */
+EI_GEMM_NOINLINE static void ei_band_tile(const float *wp, const float *bias, int32_t cin, int32_t ntap,
+                                          const int32_t *toff, long cs, const float *xa, const float *xb, float *t)
+{
+  int32_t c, q, i;
+#if defined(__AVX512F__) && defined(EI_GEMM_VECTOR)
+  /* 16 accumulators of 8 lanes fit the 32 AVX-512 registers (as fast as 8 of 16 lanes on hosts that
+   * split 512-bit operations, and no lane is spent on a second row's padding) */
+  ei_v8 a[EI_MR], b[EI_MR], xv, yv;
+  for (i = 0; i < EI_MR; ++i) a[i] = b[i] = bias[i] + (ei_v8){0};
+  for (c = 0; c < cin; ++c, xa += cs, xb += cs) {
+    for (q = 0; q < ntap; ++q, wp += EI_MR) {
+      memcpy(&xv, xa + toff[q], sizeof xv);
+      memcpy(&yv, xb + toff[q], sizeof yv);
+      a[0] += wp[0] * xv; a[1] += wp[1] * xv; a[2] += wp[2] * xv; a[3] += wp[3] * xv;
+      a[4] += wp[4] * xv; a[5] += wp[5] * xv; a[6] += wp[6] * xv; a[7] += wp[7] * xv;
+      b[0] += wp[0] * yv; b[1] += wp[1] * yv; b[2] += wp[2] * yv; b[3] += wp[3] * yv;
+      b[4] += wp[4] * yv; b[5] += wp[5] * yv; b[6] += wp[6] * yv; b[7] += wp[7] * yv;
+    }
+  }
+  for (i = 0; i < EI_MR; ++i) {
+    memcpy(t + i * 16, &a[i], sizeof a[i]);
+    memcpy(t + i * 16 + 8, &b[i], sizeof b[i]);
+  }
+#elif defined(EI_GEMM_VECTOR)
+  /* one run at a time: 16 accumulators and the loads would not fit 16 AVX (or NEON q-pair) registers */
+  const float *const wp0 = wp;
+  int32_t half;
+  for (half = 0; half < 2; ++half) {
+    const float *xr = half ? xb : xa;
+    ei_v8 a[EI_MR], xv;
+    wp = wp0;
+    for (i = 0; i < EI_MR; ++i) a[i] = bias[i] + (ei_v8){0};
+    for (c = 0; c < cin; ++c, xr += cs) {
+      for (q = 0; q < ntap; ++q, wp += EI_MR) {
+        memcpy(&xv, xr + toff[q], sizeof xv);
+        a[0] += wp[0] * xv; a[1] += wp[1] * xv; a[2] += wp[2] * xv; a[3] += wp[3] * xv;
+        a[4] += wp[4] * xv; a[5] += wp[5] * xv; a[6] += wp[6] * xv; a[7] += wp[7] * xv;
+      }
+    }
+    for (i = 0; i < EI_MR; ++i) memcpy(t + i * 16 + half * 8, &a[i], sizeof a[i]);
+  }
+#else
+  float acc[EI_MR][16];
+  int32_t j;
+  for (i = 0; i < EI_MR; ++i)
+    for (j = 0; j < 16; ++j) acc[i][j] = bias[i];
+  for (c = 0; c < cin; ++c, xa += cs, xb += cs) {
+    for (q = 0; q < ntap; ++q, wp += EI_MR) {
+      const float *ra = xa + toff[q], *rb = xb + toff[q];
+      for (i = 0; i < EI_MR; ++i) {
+        for (j = 0; j < 8; ++j) {
+          acc[i][j] += wp[i] * ra[j];
+          acc[i][j + 8] += wp[i] * rb[j];
+        }
+      }
+    }
+  }
+  for (i = 0; i < EI_MR; ++i)
+    for (j = 0; j < 16; ++j) t[i * 16 + j] = acc[i][j];
+#endif
+}
+
+/* A run of up to 8 outputs: its band position, output row (in the chunk) and column, outputs kept. */
+typedef struct {
+  int32_t p, r, ox, n;
+} ei_band_run_t;
+
+/* Rows [0, mr) of lanes t[0, 8) (row pitch 16), run `run`, into y (the chunk's first output row of the
+ * panel's first channel); in a flattened run, the lanes in the wq - ow columns past a row's end are
+ * dropped. */
+static void ei_band_store(const float *t, int32_t mr, const ei_band_run_t *run, int32_t wq, int32_t ow, float lo,
+                          float hi, int32_t accum, float *y, int32_t plane)
+{
+  int32_t r = run->r, ox = run->ox, i, j;
+  if (run->n == 8 && ox + 8 <= ow) { /* the common case: 8 outputs of one row */
+    float *yr = y + (long)r * ow + ox;
+    for (i = 0; i < mr; ++i, yr += plane, t += 16) {
+      if (accum) {
+        for (j = 0; j < 8; ++j) yr[j] = ei_gclamp(t[j] + yr[j], lo, hi);
+      } else {
+        for (j = 0; j < 8; ++j) yr[j] = ei_gclamp(t[j], lo, hi);
+      }
+    }
+    return;
+  }
+  for (j = 0; j < run->n; ++j) {
+    if (ox < ow) {
+      float *yo = y + (long)r * ow + ox;
+      for (i = 0; i < mr; ++i) {
+        const float v = t[i * 16 + j];
+        yo[(long)i * plane] = ei_gclamp(accum ? v + yo[(long)i * plane] : v, lo, hi);
+      }
+    }
+    if (++ox == wq) {
+      ox = 0;
+      ++r;
+    }
+  }
+}
+
+/* The next run of a chunk of n rows after `run` (the first when run->n == 0): along each row (by_rows),
+ * or over the rows flattened at pitch wq. Returns 0 past the chunk's end. */
+static int32_t ei_band_next(ei_band_run_t *run, int32_t by_rows, int32_t n, int32_t wq, int32_t ow)
+{
+  int32_t p = run->n ? run->p + run->n : 0, r = run->r, ox = run->ox + run->n;
+  if (run->n == 0) r = ox = 0;
+  if (by_rows) {
+    if (ox >= ow) {
+      ++r;
+      ox = 0;
+    }
+    p = r * wq + ox;
+    run->n = ow - ox < 8 ? ow - ox : 8;
+  } else {
+    while (ox >= wq) {
+      ox -= wq;
+      ++r;
+    }
+    run->n = n * wq - p < 8 ? n * wq - p : 8;
+  }
+  run->p = p;
+  run->r = r;
+  run->ox = ox;
+  return r < n && run->n > 0;
+}
+
+/* The band path of ei_conv2d_gemm_f32: chunks of `rows` output rows (the last may be shorter). */
+static void ei_conv_band(const int32_t *g, const ei_band_t *bd, const float *x, const float *wp,
+                         const float *bias, float lo, float hi, int32_t accum, int32_t rows, float *band, float *y)
+{
+  const int32_t cin = g[EI_CONV_CIN], cout = g[EI_CONV_COUT], oh = g[EI_CONV_OH], ow = g[EI_CONV_OW];
+  const int32_t kh = g[EI_CONV_KH], kw = g[EI_CONV_KW], sh = g[EI_CONV_SH], sw = g[EI_CONV_SW];
+  const int32_t dh = g[EI_CONV_DH], dw = g[EI_CONV_DW], ntap = kh * kw, wq = bd->wq, plane = oh * ow;
+  /* runs along rows waste the lanes past ow in each row's last run; runs over the flattened rows waste
+   * the wq - ow padding columns: take the one that computes fewer lanes */
+  const int32_t by_rows = (ow + 7) / 8 * 8 * rows <= (rows * wq + 7) / 8 * 8;
+  const long k = (long)cin * ntap, cs = ei_band_cs(bd, rows);
+  int32_t toff[EI_BAND_MAXTAPS];
+  float t[EI_MR * 16];
+  ei_band_run_t ra, rb;
+  int32_t ky, kx, oy0, n, i0, has_b;
+  for (ky = 0; ky < kh; ++ky) {
+    for (kx = 0; kx < kw; ++kx) {
+      const int32_t plane_i = bd->slot_y[ky * dh % sh] * bd->nphx + bd->slot_x[kx * dw % sw];
+      toff[ky * kw + kx] = (plane_i * (rows + bd->qy) + ky * dh / sh) * wq + kx * dw / sw;
+    }
+  }
+  memset(band + cin * cs, 0, EI_BAND_SLACK * sizeof(float));
+  for (oy0 = 0; oy0 < oh; oy0 += n) {
+    float *yc = y + (long)oy0 * ow;
+    n = oh - oy0 < rows ? oh - oy0 : rows;
+    ei_band_fill(g, bd, x, oy0, n, rows, band);
+    ra.n = 0;
+    while (ei_band_next(&ra, by_rows, n, wq, ow)) {
+      rb = ra;
+      has_b = ei_band_next(&rb, by_rows, n, wq, ow);
+      for (i0 = 0; i0 < cout; i0 += EI_MR) {
+        const int32_t mr = cout - i0 < EI_MR ? cout - i0 : EI_MR;
+        /* a lone last run pairs with the 8 floats after it (dropped lanes) */
+        ei_band_tile(wp + i0 * k, bias + i0, cin, ntap, toff, cs, band + ra.p, band + (has_b ? rb.p : ra.p + 8), t);
+        ei_band_store(t, mr, &ra, wq, ow, lo, hi, accum, yc + (long)i0 * plane, plane);
+        if (has_b) ei_band_store(t + 8, mr, &rb, wq, ow, lo, hi, accum, yc + (long)i0 * plane, plane);
+      }
+      if (!has_b) break;
+      ra = rb;
+    }
+  }
+}
+
 void ei_conv2d_gemm_f32(const int32_t *g, const float *x, const float *wp, const float *bias, float act_min,
                         float act_max, int32_t accumulate, int32_t chunk_rows, float *scratch, float *y)
 {
   const int32_t cout = g[EI_CONV_COUT], oh = g[EI_CONV_OH], ow = g[EI_CONV_OW];
   const int32_t k = g[EI_CONV_CIN] * g[EI_CONV_KH] * g[EI_CONV_KW];
   const int32_t plane = oh * ow;
+  const int32_t ldb = (chunk_rows * ow + EI_NR - 1) / EI_NR * EI_NR;
+  ei_band_t bd;
   int32_t oy0;
+  if (ei_band_setup(g, &bd)) {
+    /* the band takes the scratch the im2col slice was given: as many output rows as fit, evened out */
+    const long avail = (long)k * ldb - EI_BAND_SLACK;
+    const long per_row = ei_band_cs(&bd, 1) - ei_band_cs(&bd, 0);
+    long rows = per_row > 0 ? (avail / g[EI_CONV_CIN] - ei_band_cs(&bd, 0)) / per_row : 0;
+    if (rows > oh) rows = oh;
+    if (rows >= 1) {
+      const long chunks = (oh + rows - 1) / rows;
+      ei_conv_band(g, &bd, x, wp, bias, act_min, act_max, accumulate, (int32_t)((oh + chunks - 1) / chunks),
+                   scratch, y);
+      return;
+    }
+  }
   for (oy0 = 0; oy0 < oh; oy0 += chunk_rows) {
     const int32_t rows = oh - oy0 < chunk_rows ? oh - oy0 : chunk_rows;
-    const int32_t ldb = (chunk_rows * ow + EI_NR - 1) / EI_NR * EI_NR;
     ei_im2col(g, x, oy0, rows, ldb, scratch);
     ei_gemm_run(wp, bias, cout, k, scratch, ldb, rows * ow, act_min, act_max, accumulate, y + (long)oy0 * ow, plane,
                 1);

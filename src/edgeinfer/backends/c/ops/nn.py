@@ -56,9 +56,17 @@ def _weights_bias(ctx, node) -> tuple[str, str]:
 
 
 #: im2col slice budget: rows of output are gathered until the slice would pass this many bytes
-#: (at least one GEMM tile of 16 pixels, at most the whole plane).
+#: (at least one GEMM tile of 16 pixels, at most the whole plane). Only for the convs the band does not
+#: take (a stride above 4, more than 64 taps).
 IM2COL_BUDGET = 8 * 1024
+#: band budget: ei_conv2d_gemm_f32 computes from a band of zero-padded input rows, as many output rows
+#: at a time as fit in its scratch; the scratch is sized for as many rows as fit in this many bytes
+#: (at least one, at most the whole plane). More rows copy less (each chunk copies kh - 1 rows twice)
+#: and waste fewer lanes at the end of a chunk; 16 KiB keeps every zoo model's arena where it was.
+BAND_BUDGET = 16 * 1024
 GEMM_MR, GEMM_NR = 8, 16
+#: ei_gemm.c's EI_BAND_MAXSTRIDE, EI_BAND_MAXTAPS and EI_BAND_SLACK
+BAND_MAXSTRIDE, BAND_MAXTAPS, BAND_SLACK = 4, 64, 16
 
 
 def _conv_kind(graph, node) -> str:
@@ -89,11 +97,42 @@ def _geom_values(graph, node) -> list[int]:
     return [x2[1], x2[2], x2[3], y2[1], y2[2], y2[3], k2[2], k2[3], *s, *d, *pb, node.attr("group", 1)]
 
 
+def _band(geom: list[int]) -> tuple[int, int] | None:
+    """ei_gemm.c's band for one input channel: (floats for 0 output rows, floats per output row), or None
+    when the layer does not suit it (the kernel then runs im2col)."""
+    _c, _h, _w, _co, _oh, ow, kh, kw, sh, sw, dh, dw, _pt, _pl, _g = geom
+    if sh > BAND_MAXSTRIDE or sw > BAND_MAXSTRIDE or kh * kw > BAND_MAXTAPS:
+        return None
+    phases = len({ky * dh % sh for ky in range(kh)}) * len({kx * dw % sw for kx in range(kw)})
+    wq = ow + (kw - 1) * dw // sw
+    return phases * ((kh - 1) * dh // sh) * wq, phases * wq
+
+
+def _band_rows(geom: list[int], chunk: int) -> int:
+    """Output rows per band in the scratch of ``chunk`` im2col rows, as ei_conv2d_gemm_f32 computes them
+    (before evening them out over the plane; 0: no band fits, the kernel runs im2col)."""
+    band = _band(geom)
+    if band is None:
+        return 0
+    cin, ow, oh = geom[0], geom[5], geom[4]
+    avail = cin * geom[6] * geom[7] * (-(-chunk * ow // GEMM_NR) * GEMM_NR) - BAND_SLACK
+    return max(0, min(oh, (avail // cin - band[0]) // band[1]))
+
+
 def _chunk_rows(geom: list[int]) -> int:
-    """Output rows per im2col slice (see IM2COL_BUDGET)."""
+    """The kernel's ``chunk_rows``: its scratch is c_in * kh * kw * roundup(chunk_rows * ow, 16) floats (an
+    im2col slice of that many output rows), which the band uses for as many rows as fit (see BAND_BUDGET)."""
     k, oh, ow = geom[0] * geom[6] * geom[7], geom[4], geom[5]
-    rows = max(-(-GEMM_NR // ow), IM2COL_BUDGET // (4 * k * ow))
-    return max(1, min(oh, rows))
+    band = _band(geom)
+    if band is None:
+        rows = max(-(-GEMM_NR // ow), IM2COL_BUDGET // (4 * k * ow))
+        return max(1, min(oh, rows))
+    cin = geom[0]
+    want = max(1, min(oh, ((BAND_BUDGET // 4 - BAND_SLACK) // cin - band[0]) // band[1]))
+    chunk = 1
+    while chunk < oh and _band_rows(geom, chunk) < want:
+        chunk += 1
+    return chunk
 
 
 def _dw_scratch_floats(geom: list[int]) -> int:
