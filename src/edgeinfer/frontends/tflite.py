@@ -441,7 +441,7 @@ class _Reader:
 
     def op_leaky_relu(self, op: Any) -> None:
         self._only_int8("LEAKY_RELU", op.inputs[0], op.outputs[0])
-        self._add("QLeakyRelu", op, [self._in(op.inputs[0])], alpha=float(op.builtinOptions.alpha),
+        self._add("QLeakyRelu", op, [self._in(op.inputs[0])], alpha=float(getattr(op.builtinOptions, "alpha", 0.0)),
                   **self._io8(op, "LEAKY_RELU"))
 
     def op_hard_swish(self, op: Any) -> None:
@@ -574,7 +574,9 @@ class _Reader:
         o = op.builtinOptions
         begin, end, strides = (np.ravel(self._const_of(op, k, "STRIDED_SLICE")).astype(int) for k in (1, 2, 3))
         shape = self._shape(op.inputs[0])
-        if o.ellipsisMask or o.newAxisMask or not len(begin) == len(end) == len(strides) == len(shape) \
+        mask = {k: int(getattr(o, k, 0) or 0) for k in ("beginMask", "endMask", "ellipsisMask", "newAxisMask",
+                                                        "shrinkAxisMask")}
+        if mask["ellipsisMask"] or mask["newAxisMask"] or not len(begin) == len(end) == len(strides) == len(shape) \
                 or not all(strides):
             raise UnsupportedModelError(f"STRIDED_SLICE {self._name(op.outputs[0])!r}: edgeinfer imports strided "
                                         "slices with one nonzero stride per axis and no ellipsis / new-axis masks")
@@ -583,17 +585,17 @@ class _Reader:
             st, sp = int(begin[ax]), int(strides[ax])
             lo, hi = (0, dim) if sp > 0 else (-1, dim - 1)
             start = min(max(st + dim if st < 0 else st, lo), hi)
-            if o.beginMask & (1 << ax):
+            if mask["beginMask"] & (1 << ax):
                 start = 0 if sp > 0 else dim - 1
-            if o.shrinkAxisMask & (1 << ax):
+            if mask["shrinkAxisMask"] & (1 << ax):
                 stop = start if start >= dim else start + 1
             else:
                 stop = int(end[ax]) + (start if getattr(o, "offset", False) else 0)
                 stop = min(max(stop + dim if stop < 0 else stop, lo), hi)
-                if o.endMask & (1 << ax):
+                if mask["endMask"] & (1 << ax):
                     stop = dim if sp > 0 else -1
             idx.append(list(range(start, stop, sp)))
-        self._slice(op, "STRIDED_SLICE", idx, int(o.shrinkAxisMask))
+        self._slice(op, "STRIDED_SLICE", idx, mask["shrinkAxisMask"])
 
     def op_resize_nearest_neighbor(self, op: Any) -> None:
         """Source rows and columns computed once, in float32 as TFLite's GetNearestNeighbor does, then
@@ -604,7 +606,7 @@ class _Reader:
         if len(shape) != 4 or len(size) != 2:
             raise UnsupportedModelError(f"RESIZE_NEAREST_NEIGHBOR {self._name(op.outputs[0])!r}: needs an NHWC input "
                                         "and a size of 2 values")
-        align, half = bool(o.alignCorners), bool(o.halfPixelCenters)
+        align, half = bool(getattr(o, "alignCorners", False)), bool(getattr(o, "halfPixelCenters", False))
         x = self._in(op.inputs[0])
         gathers = []
         for axis, n_in, n_out in ((1, shape[1], size[0]), (2, shape[2], size[1])):
