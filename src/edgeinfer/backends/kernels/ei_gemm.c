@@ -44,6 +44,11 @@ typedef float ei_v8 __attribute__((vector_size(32), aligned(4)));
 #if defined(__AVX512F__)
 typedef float ei_v16 __attribute__((vector_size(64), aligned(4)));
 #endif
+typedef int32_t ei_i8 __attribute__((vector_size(32)));
+#if !defined(__clang__)
+/* gcc's __builtin_shuffle (the band's stride-2 deinterleave) */
+#define EI_BAND_SHUFFLE 1
+#endif
 #endif
 
 static void ei_store_row(float *yr, const float *a, int32_t n, float lo, float hi, int32_t accum)
@@ -302,13 +307,14 @@ typedef struct {
   int32_t qa[EI_BAND_MAXSTRIDE], qb[EI_BAND_MAXSTRIDE];         /* plane -> its columns inside the input */
 } ei_band_t;
 
-/* 0 when the layer does not suit the band (stride above 4, more than 64 taps). */
+/* 0 when the layer does not suit the band: a stride above 4, more than 64 taps, or a single tap (a strided
+ * 1x1 conv: its im2col is no bigger than a band, and the GEMM's tile runs its k loop without taps). */
 static int32_t ei_band_setup(const int32_t *g, ei_band_t *bd)
 {
   const int32_t kh = g[EI_CONV_KH], kw = g[EI_CONV_KW], sh = g[EI_CONV_SH], sw = g[EI_CONV_SW];
   const int32_t dh = g[EI_CONV_DH], dw = g[EI_CONV_DW], wd = g[EI_CONV_W];
   int32_t i;
-  if (sh > EI_BAND_MAXSTRIDE || sw > EI_BAND_MAXSTRIDE || kh * kw > EI_BAND_MAXTAPS) return 0;
+  if (sh > EI_BAND_MAXSTRIDE || sw > EI_BAND_MAXSTRIDE || kh * kw > EI_BAND_MAXTAPS || kh * kw == 1) return 0;
   for (i = 0; i < EI_BAND_MAXSTRIDE; ++i) bd->slot_y[i] = bd->slot_x[i] = -1;
   bd->nphy = bd->nphx = 0;
   bd->wq = g[EI_CONV_OW] + (kw - 1) * dw / sw;
@@ -367,25 +373,62 @@ static void ei_band_fill(const int32_t *g, const ei_band_t *bd, const float *x, 
            * costs less than a loop, or a memcpy call, per part */
           if (sw == 1) {
             for (q = 0; q < wq; ++q) br[q] = q >= qa && q < qb ? xr[q] : 0.0f;
-          } else {
-            for (q = 0; q < qa; ++q) br[q] = 0.0f;
-            if (sw == 2) { /* a constant stride: vectorised as a shuffle */
-              for (q = qa; q < qb; ++q) br[q] = xr[2 * q];
-            } else {
-              for (q = qa; q < qb; ++q) br[q] = xr[q * sw];
-            }
-            for (q = qb; q < wq; ++q) br[q] = 0.0f;
+            continue;
           }
+          for (q = 0; q < qa; ++q) br[q] = 0.0f;
+          q = qa;
+#if defined(EI_BAND_SHUFFLE)
+          if (sw == 2) { /* 8 outputs from 16 inputs by one shuffle (gcc's own vectorisation costs 3x) */
+            for (; q + 8 <= qb; q += 8) {
+              ei_v8 lo8, hi8, ev;
+              memcpy(&lo8, xr + 2 * q, sizeof lo8);
+              memcpy(&hi8, xr + 2 * q + 8, sizeof hi8);
+              ev = __builtin_shuffle(lo8, hi8, (ei_i8){0, 2, 4, 6, 8, 10, 12, 14});
+              memcpy(br + q, &ev, sizeof ev);
+            }
+          }
+#endif
+          for (; q < qb; ++q) br[q] = xr[q * sw];
+          for (q = qb; q < wq; ++q) br[q] = 0.0f;
         }
       }
     }
   }
 }
 
-/* EI_MR channels x 16 outputs into t (EI_MR rows of 16): two runs of 8 outputs, at xa and xb of the band
- * (the same row, or two rows of a narrow plane), k over (channel, tap). */
+#if defined(EI_GEMM_VECTOR)
+/* Rows [0, mr) of the 8-lane accumulators a into y (row pitch plane): clamped as ei_gclamp does (a NaN
+ * stays NaN), added to y first with accum. Written with vector compares and selects: gcc scalarises the
+ * element-wise ei_gclamp of a vector. */
+static void ei_band_put(const ei_v8 *a, int32_t mr, float *y, long plane, float lo, float hi, int32_t accum)
+{
+  const ei_v8 lv = lo + (ei_v8){0}, hv = hi + (ei_v8){0};
+  ei_v8 v, yv;
+  ei_i8 m;
+  int32_t i;
+  for (i = 0; i < mr; ++i, y += plane) {
+    v = a[i];
+    if (accum) {
+      memcpy(&yv, y, sizeof yv);
+      v += yv;
+    }
+    m = v < lv;
+    v = (ei_v8)(((ei_i8)v & ~m) | ((ei_i8)lv & m));
+    m = v > hv;
+    v = (ei_v8)(((ei_i8)v & ~m) | ((ei_i8)hv & m));
+    memcpy(y, &v, sizeof v);
+  }
+}
+#endif
+
+/* EI_MR channels x 16 outputs: two runs of 8 outputs, at xa and xb of the band (the same row, or two rows
+ * of a narrow plane), k over (channel, tap). A run whose outputs are 8 consecutive ones of a row has its
+ * first output's address in ya / yb and is stored from the registers (rows [0, mr), pitch plane); a run
+ * with ya / yb null goes to t (EI_MR rows of 16, lanes 0-7 for a, 8-15 for b) for ei_band_store. */
 EI_GEMM_NOINLINE static void ei_band_tile(const float *wp, const float *bias, int32_t cin, int32_t ntap,
-                                          const int32_t *toff, long cs, const float *xa, const float *xb, float *t)
+                                          const int32_t *toff, long cs, const float *xa, const float *xb,
+                                          float *ya, float *yb, int32_t mr, long plane, float lo, float hi,
+                                          int32_t accum, float *t)
 {
   int32_t c, q, i;
 #if defined(__AVX512F__) && defined(EI_GEMM_VECTOR)
@@ -403,9 +446,15 @@ EI_GEMM_NOINLINE static void ei_band_tile(const float *wp, const float *bias, in
       b[4] += wp[4] * yv; b[5] += wp[5] * yv; b[6] += wp[6] * yv; b[7] += wp[7] * yv;
     }
   }
-  for (i = 0; i < EI_MR; ++i) {
-    memcpy(t + i * 16, &a[i], sizeof a[i]);
-    memcpy(t + i * 16 + 8, &b[i], sizeof b[i]);
+  if (ya) {
+    ei_band_put(a, mr, ya, plane, lo, hi, accum);
+  } else {
+    for (i = 0; i < EI_MR; ++i) memcpy(t + i * 16, &a[i], sizeof a[i]);
+  }
+  if (yb) {
+    ei_band_put(b, mr, yb, plane, lo, hi, accum);
+  } else {
+    for (i = 0; i < EI_MR; ++i) memcpy(t + i * 16 + 8, &b[i], sizeof b[i]);
   }
 #elif defined(EI_GEMM_VECTOR)
   /* one run at a time: 16 accumulators and the loads would not fit 16 AVX (or NEON q-pair) registers */
@@ -413,6 +462,7 @@ EI_GEMM_NOINLINE static void ei_band_tile(const float *wp, const float *bias, in
   int32_t half;
   for (half = 0; half < 2; ++half) {
     const float *xr = half ? xb : xa;
+    float *yr = half ? yb : ya;
     ei_v8 a[EI_MR], xv;
     wp = wp0;
     for (i = 0; i < EI_MR; ++i) a[i] = bias[i] + (ei_v8){0};
@@ -423,11 +473,15 @@ EI_GEMM_NOINLINE static void ei_band_tile(const float *wp, const float *bias, in
         a[4] += wp[4] * xv; a[5] += wp[5] * xv; a[6] += wp[6] * xv; a[7] += wp[7] * xv;
       }
     }
-    for (i = 0; i < EI_MR; ++i) memcpy(t + i * 16 + half * 8, &a[i], sizeof a[i]);
+    if (yr) {
+      ei_band_put(a, mr, yr, plane, lo, hi, accum);
+    } else {
+      for (i = 0; i < EI_MR; ++i) memcpy(t + i * 16 + half * 8, &a[i], sizeof a[i]);
+    }
   }
 #else
   float acc[EI_MR][16];
-  int32_t j;
+  int32_t j, h;
   for (i = 0; i < EI_MR; ++i)
     for (j = 0; j < 16; ++j) acc[i][j] = bias[i];
   for (c = 0; c < cin; ++c, xa += cs, xb += cs) {
@@ -441,8 +495,19 @@ EI_GEMM_NOINLINE static void ei_band_tile(const float *wp, const float *bias, in
       }
     }
   }
-  for (i = 0; i < EI_MR; ++i)
-    for (j = 0; j < 16; ++j) t[i * 16 + j] = acc[i][j];
+  for (h = 0; h < 2; ++h) {
+    float *yr = h ? yb : ya;
+    for (i = 0; i < EI_MR; ++i) {
+      for (j = 0; j < 8; ++j) {
+        if (yr == 0) {
+          t[i * 16 + h * 8 + j] = acc[i][h * 8 + j];
+        } else if (i < mr) {
+          float *yo = yr + i * plane + j;
+          *yo = ei_gclamp(accum ? acc[i][h * 8 + j] + *yo : acc[i][h * 8 + j], lo, hi);
+        }
+      }
+    }
+  }
 #endif
 }
 
@@ -458,17 +523,6 @@ static void ei_band_store(const float *t, int32_t mr, const ei_band_run_t *run, 
                           float hi, int32_t accum, float *y, int32_t plane)
 {
   int32_t r = run->r, ox = run->ox, i, j;
-  if (run->n == 8 && ox + 8 <= ow) { /* the common case: 8 outputs of one row */
-    float *yr = y + (long)r * ow + ox;
-    for (i = 0; i < mr; ++i, yr += plane, t += 16) {
-      if (accum) {
-        for (j = 0; j < 8; ++j) yr[j] = ei_gclamp(t[j] + yr[j], lo, hi);
-      } else {
-        for (j = 0; j < 8; ++j) yr[j] = ei_gclamp(t[j], lo, hi);
-      }
-    }
-    return;
-  }
   for (j = 0; j < run->n; ++j) {
     if (ox < ow) {
       float *yo = y + (long)r * ow + ox;
@@ -482,6 +536,13 @@ static void ei_band_store(const float *t, int32_t mr, const ei_band_run_t *run, 
       ++r;
     }
   }
+}
+
+/* The address of run's first output if its outputs are 8 consecutive ones of a row (stored straight from
+ * the tile's registers), else null. */
+static float *ei_band_direct(const ei_band_run_t *run, int32_t ow, float *y)
+{
+  return run->n == 8 && run->ox + 8 <= ow ? y + (long)run->r * ow + run->ox : (float *)0;
 }
 
 /* The next run of a chunk of n rows after `run` (the first when run->n == 0): along each row (by_rows),
@@ -542,10 +603,13 @@ static void ei_conv_band(const int32_t *g, const ei_band_t *bd, const float *x, 
       has_b = ei_band_next(&rb, by_rows, n, wq, ow);
       for (i0 = 0; i0 < cout; i0 += EI_MR) {
         const int32_t mr = cout - i0 < EI_MR ? cout - i0 : EI_MR;
-        /* a lone last run pairs with the 8 floats after it (dropped lanes) */
-        ei_band_tile(wp + i0 * k, bias + i0, cin, ntap, toff, cs, band + ra.p, band + (has_b ? rb.p : ra.p + 8), t);
-        ei_band_store(t, mr, &ra, wq, ow, lo, hi, accum, yc + (long)i0 * plane, plane);
-        if (has_b) ei_band_store(t + 8, mr, &rb, wq, ow, lo, hi, accum, yc + (long)i0 * plane, plane);
+        float *ym = yc + (long)i0 * plane, *ya = ei_band_direct(&ra, ow, ym);
+        float *yb = has_b ? ei_band_direct(&rb, ow, ym) : (float *)0;
+        /* a lone last run pairs with the 8 floats after it (lanes computed and dropped) */
+        ei_band_tile(wp + i0 * k, bias + i0, cin, ntap, toff, cs, band + ra.p, band + (has_b ? rb.p : ra.p + 8), ya,
+                     yb, mr, plane, lo, hi, accum, t);
+        if (!ya) ei_band_store(t, mr, &ra, wq, ow, lo, hi, accum, ym, plane);
+        if (has_b && !yb) ei_band_store(t + 8, mr, &rb, wq, ow, lo, hi, accum, ym, plane);
       }
       if (!has_b) break;
       ra = rb;

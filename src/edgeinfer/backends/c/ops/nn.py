@@ -57,7 +57,7 @@ def _weights_bias(ctx, node) -> tuple[str, str]:
 
 #: im2col slice budget: rows of output are gathered until the slice would pass this many bytes
 #: (at least one GEMM tile of 16 pixels, at most the whole plane). Only for the convs the band does not
-#: take (a stride above 4, more than 64 taps).
+#: take (a stride above 4, more than 64 taps, a strided 1x1 conv).
 IM2COL_BUDGET = 8 * 1024
 #: band budget: ei_conv2d_gemm_f32 computes from a band of zero-padded input rows, as many output rows
 #: at a time as fit in its scratch; the scratch is sized for as many rows as fit in this many bytes
@@ -101,7 +101,7 @@ def _band(geom: list[int]) -> tuple[int, int] | None:
     """ei_gemm.c's band for one input channel: (floats for 0 output rows, floats per output row), or None
     when the layer does not suit it (the kernel then runs im2col)."""
     _c, _h, _w, _co, _oh, ow, kh, kw, sh, sw, dh, dw, _pt, _pl, _g = geom
-    if sh > BAND_MAXSTRIDE or sw > BAND_MAXSTRIDE or kh * kw > BAND_MAXTAPS:
+    if sh > BAND_MAXSTRIDE or sw > BAND_MAXSTRIDE or kh * kw > BAND_MAXTAPS or kh * kw == 1:
         return None
     phases = len({ky * dh % sh for ky in range(kh)}) * len({kx * dw % sw for kx in range(kw)})
     wq = ow + (kw - 1) * dw // sw
