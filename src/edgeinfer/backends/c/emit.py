@@ -142,10 +142,12 @@ def generate(graph: Graph, name: str, options: dict | None = None) -> CSources:
             "  int32_t label;", f"  {name}_infer(x, &label, out);", "}", ""]
     elif task == "regression":
         n_out = ctx.numel(graph.outputs[0])
+        # a fixed-point regressor takes integer features and gives int32 values: the wrapper follows the graph
+        x_c, y_c = ctype(graph.tensors[graph.inputs[0]].dtype), ctype(graph.tensors[graph.outputs[0]].dtype)
         h += ["", "/* Predicted value of one sample (first target). */",
-              f"float {name}_regress(const float *x);"]
-        wrappers += [f"float {name}_regress(const float *x)", "{",
-                     f"  float y[{n_out}];", f"  {name}_infer(x, y);", "  return y[0];", "}", ""]
+              f"{y_c} {name}_regress(const {x_c} *x);"]
+        wrappers += [f"{y_c} {name}_regress(const {x_c} *x)", "{",
+                     f"  {y_c} y[{n_out}];", f"  {name}_infer(x, y);", "  return y[0];", "}", ""]
     h += ["", "/* Every graph output for one sample; arrays sized by the _SIZE macros. */",
           f"void {name}_infer({', '.join(params)});", "",
           "#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {up}_H */", ""]

@@ -4,6 +4,12 @@ No float type, literal or conversion appears, so a Cortex-M0+ build (``-mfloat-a
 links no soft-float helper (``__aeabi_f*``/``__aeabi_d*``); the tests check that with
 ``arm-none-eabi-nm -u``. Tables are the smallest integer types that hold them; dense
 accumulators are int32 where the worst case provably fits, int64 otherwise.
+
+FxSVM runs one support vector at a time: its integer kernel value is added, times its
+int16 dual coefficient, into the int64 sum of each class pair it belongs to (libsvm's
+layout, looked up in a small pair table), so no kernel row is stored; then the sums are
+shifted to the int32 decisions and voted on. All products that can pass 2**31 are
+64-bit (``__aeabi_lmul`` on a Cortex-M0+: an integer helper).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import numpy as np
 
 from edgeinfer.backends.c.context import ctype, smallest_int_dtype
 from edgeinfer.backends.c.registry import c_op
-from edgeinfer.ir.ops.fixed_point import LUT_SIZE
+from edgeinfer.ir.ops.fixed_point import EXP_CUT, EXP_FRAC, LUT_SIZE, class_pairs, ovr_vote_weight
 
 _MBQM64 = """/* TFLite's MultiplyByQuantizedMultiplier(int64_t x, ...): multiplier rounded to 16 bits, one
  * rounding right shift by 15 - shift (as quant_math.mbqm64). */
@@ -34,8 +40,9 @@ def _table(ctx, node, suffix: str, values, lo: int | None = None, hi: int | None
 
 
 def _labels(node, k: int, acc: str) -> list[str]:
-    """Label and scores from the int32 sums ``acc[k]`` (outputs out-pointers of the node)."""
-    lab, sc = node.outputs
+    """Label and scores (or a regressor's values) from the int32 sums ``acc[k]``."""
+    if node.attr("label_mode", "argmax") == "values":
+        return [f"{{ int32_t c_; for (c_ = 0; c_ < {k}; ++c_) OUT0[c_] = {acc}[c_]; }}"]
     if node.attr("label_mode", "argmax") == "argmax":
         return ["{ int32_t c_, best_ = 0;",
                 f"  for (c_ = 0; c_ < {k}; ++c_) {{ OUT1[c_] = {acc}[c_]; if ({acc}[c_] > {acc}[best_]) best_ = c_; }}",
@@ -46,7 +53,9 @@ def _labels(node, k: int, acc: str) -> list[str]:
 
 def _finish(ctx, node, lines: list[str]) -> str:
     code = "\n".join(lines)
-    return code.replace("OUT0", ctx.ref(node.outputs[0])).replace("OUT1", ctx.ref(node.outputs[1]))
+    for i, o in enumerate(node.outputs):
+        code = code.replace(f"OUT{i}", ctx.ref(o))
+    return code
 
 
 @c_op("FxTreeEnsemble")
@@ -130,3 +139,131 @@ def fx_dense(ctx, node) -> str:
         lines += [f"  {dst}[r_] = ({'int32_t' if last else a_c})v_;", "}"]
         src = dst
     return _finish(ctx, node, lines + _labels(node, widths[-1], "z_"))
+
+
+_RSHIFT = """/* x / 2**s rounded half up (s >= 0), as rshift_round in ir/ops/fixed_point.py */
+static int64_t ei_fx_rshift(int64_t x, int32_t s)
+{
+  return (x + (((int64_t)1 << s) >> 1)) >> s;
+}
+
+static int32_t ei_fx_clamp32(int64_t v)
+{
+  return v > 2147483647 ? 2147483647 : (v < -2147483647 ? -2147483647 : (int32_t)v);
+}
+"""
+
+
+def _svm_kernel(ctx, node, n_feat: int, x: str) -> list[str]:
+    """Lines computing ``k_`` (int64) for vector ``l_`` of the node's kernel."""
+    kind = node.attr("kernel_type")
+    v = ctx.ref(node.inputs[1])
+    if kind == "RBF":
+        mult, _ = _table(ctx, node, "dist_mult", node.attr("dist_mult"))
+        sh, _ = _table(ctx, node, "dist_shift", node.attr("dist_shift"))
+        cap = ctx.const_array(f"{node.name}_dist_cap", np.asarray(node.attr("dist_cap")), "int64")
+        tab = ctx.const_array(f"{node.name}_exp2", np.asarray(node.attr("kernel_table")), "int32")
+        lo = (1 << (EXP_FRAC - 8)) - 1
+        return [f"  const {ctx.ctype_of(node.inputs[1])} *v_ = {v} + l_ * {n_feat};",
+                "  int64_t t_ = 0, e_;", "  int32_t n_, f_, i_;",
+                f"  for (j_ = 0; j_ < {n_feat}; ++j_) {{",
+                f"    const int64_t d_ = (int64_t){x}[j_] - v_[j_];",
+                "    int64_t d2_ = d_ * d_;",
+                f"    if (d2_ > {cap}[j_]) d2_ = {cap}[j_];",
+                f"    t_ += (d2_ * {mult}[j_] + (((int64_t)1 << {sh}[j_]) >> 1)) >> {sh}[j_];", "  }",
+                f"  if (t_ > {EXP_CUT}LL) t_ = {EXP_CUT}LL;",
+                f"  n_ = (int32_t)(t_ >> {EXP_FRAC});",
+                f"  f_ = (int32_t)(t_ & {(1 << EXP_FRAC) - 1});",
+                f"  i_ = f_ >> {EXP_FRAC - 8};",
+                f"  e_ = {tab}[i_] + ((((int64_t){tab}[i_ + 1] - {tab}[i_]) * (f_ & {lo})) >> {EXP_FRAC - 8});",
+                "  k_ = e_ >> n_;"]
+    vb, vs = ctx.ref(node.inputs[4]), ctx.ref(node.inputs[5])
+    lines = [f"  const int16_t *v_ = {v} + l_ * {n_feat};", f"  int64_t a_ = {vb}[l_];",
+             f"  for (j_ = 0; j_ < {n_feat}; ++j_) a_ += (int32_t)v_[j_] * (int32_t){x}[j_];",
+             f"  a_ = ei_fx_rshift(a_, {vs}[l_]);"]
+    if kind == "SIGMOID":
+        lut = ctx.const_array(f"{node.name}_tanh", np.asarray(node.attr("kernel_table")), "int16")
+        nxt = f"{lut}[i_ < {LUT_SIZE - 1} ? i_ + 1 : i_]"
+        return lines + ["  {", "    const int32_t u_ = (int32_t)(a_ < -32768 ? -32768 : (a_ > 32767 ? 32767 : a_))"
+                        " + 32768;", "    const int32_t i_ = u_ >> 8;",
+                        f"    k_ = {lut}[i_] + ((({nxt} - {lut}[i_]) * (u_ & 255)) >> 8);", "  }"]
+    if int(node.attr("degree", 3)) == 0:
+        return lines + [f"  k_ = (int64_t)1 << {int(node.attr('kernel_frac'))}; (void)a_;"]
+    lines.append("  a_ = ei_fx_clamp32(a_);")
+    lines.append("  k_ = a_;")
+    for s in node.attr("power_shift", []):
+        lines.append(f"  k_ = ei_fx_clamp32(ei_fx_rshift(k_ * a_, {int(s)}));")
+    return lines
+
+
+@c_op("FxSVM")
+def fx_svm(ctx, node) -> str:
+    """Kernel (or collapsed linear) decision sums in int64, shifted to int32 decisions, libsvm's vote."""
+    ctx.helper("ei_fx_rshift", _RSHIFT)
+    g = ctx.graph
+    kind = node.attr("kernel_type")
+    regressor = node.attr("task", "classifier") == "regressor"
+    shifts = [int(s) for s in node.attr("out_shift")]
+    n_pairs = len(shifts)
+    n_feat = g.tensors[node.inputs[0]].shape[1]
+    x = ctx.ref(node.inputs[0])
+    sh_t, _ = _table(ctx, node, "out_shift", shifts)
+    lines = [f"int64_t acc_[{n_pairs}];", f"int32_t dec_[{n_pairs}];", "int32_t p_, j_;"]
+    if kind == "LINEAR":
+        w, b = ctx.ref(node.inputs[1]), ctx.ref(node.inputs[2])
+        lines += [f"for (p_ = 0; p_ < {n_pairs}; ++p_) {{",
+                  f"  const int16_t *w_ = {w} + p_ * {n_feat};", f"  int64_t a_ = {b}[p_];",
+                  f"  for (j_ = 0; j_ < {n_feat}; ++j_) a_ += (int32_t)w_[j_] * (int32_t){x}[j_];",
+                  "  acc_[p_] = a_;", "}"]
+    else:
+        coef_t, rho = ctx.ref(node.inputs[2]), ctx.ref(node.inputs[3])
+        n_sv = g.tensors[node.inputs[1]].shape[0]
+        lines += [f"for (p_ = 0; p_ < {n_pairs}; ++p_) acc_[p_] = -{rho}[p_];"]
+        body = ["  int64_t k_;", *_svm_kernel(ctx, node, n_feat, x)]
+        if regressor:
+            lines += ["{", "  int32_t l_;", f"  for (l_ = 0; l_ < {n_sv}; ++l_) {{",
+                      *["  " + s for s in body], f"    acc_[0] += (int64_t){coef_t}[l_] * k_;", "  }", "}"]
+        else:
+            counts = list(node.attr("vectors_per_class"))
+            k = len(counts)
+            start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            index = {pq: i for i, pq in enumerate(class_pairs(k))}
+            # the pair that coefficient row r of a class-c vector feeds (libsvm's layout)
+            pair_of = [index[(r, c) if r < c else (c, r + 1)] for c in range(k) for r in range(k - 1)]
+            st_t, _ = _table(ctx, node, "class_start", start)
+            po_t, _ = _table(ctx, node, "pair_of", pair_of)
+            lines += ["{", "  int32_t c_, l_, r_;", f"  for (c_ = 0; c_ < {k}; ++c_) {{",
+                      f"    for (l_ = {st_t}[c_]; l_ < {st_t}[c_ + 1]; ++l_) {{",
+                      *["    " + s for s in body],
+                      f"      for (r_ = 0; r_ < {k - 1}; ++r_)",
+                      f"        acc_[{po_t}[c_ * {k - 1} + r_]] += (int64_t){coef_t}[r_ * {n_sv} + l_] * k_;",
+                      "    }", "  }", "}"]
+    lines.append(f"for (p_ = 0; p_ < {n_pairs}; ++p_) dec_[p_] = ei_fx_clamp32(ei_fx_rshift(acc_[p_], {sh_t}[p_]));")
+    if regressor:
+        return _finish(ctx, node, lines + ["OUT0[0] = dec_[0];"])
+    k = len(node.attr("vectors_per_class"))
+    lines += [f"{{ int32_t votes_[{k}], i_, j2_, best_ = 0;", f"  for (i_ = 0; i_ < {k}; ++i_) votes_[i_] = 0;",
+              "  p_ = 0;",
+              f"  for (i_ = 0; i_ < {k}; ++i_) for (j2_ = i_ + 1; j2_ < {k}; ++j2_, ++p_) {{",
+              "    if (acc_[p_] > 0) ++votes_[i_]; else ++votes_[j2_];  /* libsvm: dec > 0 votes for i */", "  }",
+              f"  for (i_ = 1; i_ < {k}; ++i_) if (votes_[i_] > votes_[best_]) best_ = i_;"]
+    if k == 2:
+        lines += ["  OUT1[0] = -dec_[0];"]
+    elif node.attr("decision_shape", "ovr") == "ovo":
+        lines += [f"  for (p_ = 0; p_ < {n_pairs}; ++p_) OUT1[p_] = dec_[p_];"]
+    else:
+        w = ovr_vote_weight(k)
+        half = w // 2 - 1
+        lines += [f"  {{ int64_t conf_[{k}]; int32_t ov_[{k}];",
+                  f"    for (i_ = 0; i_ < {k}; ++i_) {{ conf_[i_] = 0; ov_[i_] = 0; }}", "    p_ = 0;",
+                  f"    for (i_ = 0; i_ < {k}; ++i_) for (j2_ = i_ + 1; j2_ < {k}; ++j2_, ++p_) {{",
+                  "      if (acc_[p_] >= 0) ++ov_[i_]; else ++ov_[j2_];  /* scikit-learn's ovr votes: dec >= 0 */",
+                  "      conf_[i_] += dec_[p_]; conf_[j2_] -= dec_[p_];", "    }",
+                  f"    for (i_ = 0; i_ < {k}; ++i_) {{",
+                  f"      const int64_t cc_ = conf_[i_] > {half} ? {half} : (conf_[i_] < -{half} ? -{half} "
+                  ": conf_[i_]);",
+                  f"      OUT1[i_] = ov_[i_] * {w} + (int32_t)cc_;", "    }", "  }"]
+        if node.attr("break_ties", 0):
+            lines += ["  best_ = 0;", f"  for (i_ = 1; i_ < {k}; ++i_) if (OUT1[i_] > OUT1[best_]) best_ = i_;"]
+    lines += ["  OUT0[0] = best_; }"]
+    return _finish(ctx, node, lines)
