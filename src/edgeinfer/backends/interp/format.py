@@ -50,7 +50,7 @@ OP_DENSE, OP_CONV, OP_POOL, OP_GAP, OP_BINARY, OP_UNARY, OP_SOFTMAX, OP_COPY, OP
 OP_QCONV, OP_QFC, OP_QPOOL, OP_QBINARY, OP_QSOFTMAX, OP_QACT, OP_QQUANTIZE, OP_QDEQUANTIZE, OP_QREQUANTIZE, \
     OP_QMEAN = range(17, 27)
 OP_MOVE, OP_GATHER, OP_RESIZE, OP_REDUCE, OP_LOGSOFTMAX, OP_NPOOL, OP_NCONVT, OP_MATMUL, OP_GEMM, OP_FXTREES, \
-    OP_FXDENSE = range(27, 38)
+    OP_FXDENSE, OP_MAXMIN, OP_CAST = range(27, 40)
 #: runtime op code -> name (docs, footprint, benchmarks)
 OP_NAMES = {OP_DENSE: "DENSE", OP_CONV: "CONV", OP_POOL: "POOL", OP_GAP: "GLOBAL_AVGPOOL", OP_BINARY: "BINARY",
             OP_UNARY: "UNARY", OP_SOFTMAX: "SOFTMAX", OP_COPY: "COPY", OP_ARGMAX: "ARGMAX", OP_SCALER: "SCALER",
@@ -59,7 +59,8 @@ OP_NAMES = {OP_DENSE: "DENSE", OP_CONV: "CONV", OP_POOL: "POOL", OP_GAP: "GLOBAL
             OP_QSOFTMAX: "QSOFTMAX", OP_QACT: "QACT", OP_QQUANTIZE: "QQUANTIZE", OP_QDEQUANTIZE: "QDEQUANTIZE",
             OP_QREQUANTIZE: "QREQUANTIZE", OP_QMEAN: "QMEAN", OP_MOVE: "MOVE", OP_GATHER: "GATHER",
             OP_RESIZE: "RESIZE", OP_REDUCE: "REDUCE", OP_LOGSOFTMAX: "LOGSOFTMAX", OP_NPOOL: "NPOOL",
-            OP_NCONVT: "NCONVT", OP_MATMUL: "MATMUL", OP_GEMM: "GEMM", OP_FXTREES: "FXTREES", OP_FXDENSE: "FXDENSE"}
+            OP_NCONVT: "NCONVT", OP_MATMUL: "MATMUL", OP_GEMM: "GEMM", OP_FXTREES: "FXTREES", OP_FXDENSE: "FXDENSE",
+            OP_MAXMIN: "MAXMIN", OP_CAST: "CAST"}
 #: conv kernels (CONV's ``kind`` word), as the C backend picks them (``backends/c/ops/nn.py``)
 CONV_DIRECT, CONV_POINTWISE, CONV_GEMM, CONV_DEPTHWISE, CONV_TRANSPOSE = range(5)
 INF_WORDS = (0xFF800000, 0x7F800000)  # -inf, +inf as float32 words
@@ -867,11 +868,12 @@ def _qpool(b: _Builder, node: Node) -> None:
           *_words([x[1], x[2], x[3], oh, ow, kh, kw, sh, sw, pt, pl, *_s8_range(node, is16)])])
 
 
-@lowers("QAdd", "QMul")
+@lowers("QAdd", "QMul", "QSub", "QPRelu")
 def _qbinary(b: _Builder, node: Node) -> None:
     from edgeinfer.ir.ops.quantized import add_params, mul_params
+    from edgeinfer.ir.ops.quantized_act import prelu_params, sub_params
 
-    is16 = _require_s8(b, node, *node.inputs, node.outputs[0])
+    is16 = _require_s8(b, node, *node.inputs, node.outputs[0], int16=node.op in ("QAdd", "QMul"))
     out = _shape(b, node.outputs[0])
     n = int(np.prod(out))
 
@@ -881,14 +883,18 @@ def _qbinary(b: _Builder, node: Node) -> None:
             return NONE_OFF
         return _i32(b, np.broadcast_to(np.arange(int(np.prod(shp))).reshape(shp), out).reshape(-1))
 
-    q = [node.attr("a_zp"), node.attr("b_zp"), node.attr("out_zp"), *_s8_range(node, is16)]
-    if node.op == "QAdd":
-        p = add_params(node, is16)
-        q += [p["left_shift"], p["m1"], p["s1"], p["m2"], p["s2"], p["mo"], p["so"]]
+    if node.op == "QPRelu":
+        q = [node.attr("in_zp"), node.attr("alpha_zp"), node.attr("out_zp"), *prelu_params(node)]
     else:
+        q = [node.attr("a_zp"), node.attr("b_zp"), node.attr("out_zp"), *_s8_range(node, is16)]
+    if node.op in ("QAdd", "QSub"):
+        p = add_params(node, is16) if node.op == "QAdd" else sub_params(node)
+        q += [p["left_shift"], p["m1"], p["s1"], p["m2"], p["s2"], p["mo"], p["so"]]
+    elif node.op == "QMul":
         q += list(mul_params(node))
+    kind = ["QAdd", "QMul", "QSub", "QPRelu"].index(node.op)
     b.op(OP_QBINARY, list(node.inputs), [node.outputs[0]],
-         [int(node.op == "QMul"), n, index(node.inputs[0]), index(node.inputs[1]), *_words(q)])
+         [kind, n, index(node.inputs[0]), index(node.inputs[1]), *_words(q)])
 
 
 @lowers("QSoftmax")
@@ -962,6 +968,60 @@ def _qmean(b: _Builder, node: Node) -> None:
     b.op(OP_QMEAN, [node.inputs[0]], [node.outputs[0]],
          [int(np.prod(x[:axes[0]])), red, int(np.prod(x[axes[-1] + 1:])),
           *_words([node.attr("in_zp"), m, s, node.attr("out_zp")])])
+
+
+# ---------------------------------------------------------------- int8 activations, SUB, PRELU, uint8 edges
+@lowers("QRelu", "QLeakyRelu", "QHardSwish")
+def _qact8(b: _Builder, node: Node) -> None:
+    """As ``backends/c/ops/quantized_act.py``: QACT kinds 2-4 with the q tables ``ei_act_s8.h`` documents."""
+    from edgeinfer.ir.ops.quantized_act import hard_swish_params, leaky_relu_params, relu_params
+
+    _require_s8(b, node, node.inputs[0], node.outputs[0], int16=False)
+    zps = [node.attr("in_zp"), node.attr("out_zp")]
+    if node.op == "QRelu":
+        kind, q = 2, [*zps, *relu_params(node), node.attr("act_min", -128), node.attr("act_max", 127)]
+    elif node.op == "QLeakyRelu":
+        kind, q = 3, [*zps, *leaky_relu_params(node)]
+    else:
+        p = hard_swish_params(node)
+        if p["out_exp"] > 0:
+            raise UnsupportedModelError(f"QHardSwish node {node.name!r}: output scale below in_scale / 128 "
+                                        "(TFLite requires the output multiplier's exponent <= 0)")
+        kind, q = 4, [*zps, p["out_mult"], p["out_exp"], p["relu_mult"], p["relu_exp"]]
+    b.op(OP_QACT, [node.inputs[0]], [node.outputs[0]],
+         [kind, int(np.prod(_shape(b, node.inputs[0]))), *_words(q)])
+
+
+@lowers("QRequantizeU8")
+def _qrequantize_u8(b: _Builder, node: Node) -> None:
+    """uint8 <-> int8 at the model's edges: QREQUANTIZE on a uint8 side (``ei_requantize_u8_s8`` / ``_s8_u8``)."""
+    from edgeinfer.ir.ops.quantized_act import requantize_u8_params
+
+    pair = (b.g.tensors[node.inputs[0]].dtype, b.g.tensors[node.outputs[0]].dtype)
+    if pair not in (("uint8", "int8"), ("int8", "uint8")):
+        raise UnsupportedModelError(f"QRequantizeU8 node {node.name!r}: no kernel from {pair[0]} to {pair[1]}")
+    m, s = requantize_u8_params(node)
+    b.op(OP_QREQUANTIZE, [node.inputs[0]], [node.outputs[0]],
+         [int(np.prod(_shape(b, node.inputs[0]))), *_words([node.attr("in_zp"), m, s, node.attr("out_zp")])])
+
+
+@lowers("Max", "Min")
+def _maxmin(b: _Builder, node: Node) -> None:
+    if len(node.inputs) > MAX_OP_TENSORS - 1:
+        raise UnsupportedModelError(f"the interpreter's {node.op} takes at most {MAX_OP_TENSORS - 1} inputs")
+    if b.g.tensors[node.outputs[0]].dtype not in DTYPES:
+        raise UnsupportedModelError(f"the interpreter has no {node.op} for {b.g.tensors[node.outputs[0]].dtype}")
+    words = _bcast_words([_shape(b, t) for t in node.inputs], _shape(b, node.outputs[0]))
+    b.op(OP_MAXMIN, list(node.inputs), [node.outputs[0]], [int(node.op == "Min"), *words])
+
+
+@lowers("Cast")
+def _cast(b: _Builder, node: Node) -> None:
+    dts = (b.g.tensors[node.inputs[0]].dtype, b.g.tensors[node.outputs[0]].dtype)
+    if any(d not in (*INT_DTYPES, "bool") for d in dts):
+        raise UnsupportedModelError(f"Cast node {node.name!r}: the interpreter casts between integer types only, "
+                                    f"not {dts[0]} -> {dts[1]}")
+    b.op(OP_CAST, [node.inputs[0]], [node.outputs[0]], [])
 
 
 # ---------------------------------------------------------------- data movement (any element type)

@@ -54,6 +54,19 @@ def quantized_graph(dtype: str) -> Graph:
     g.add_node("QTanh", ["f"], ["th"], **act)
     g.add_node("QSoftmax", ["f"], ["sm"], beta=1.0, in_scale=0.25, in_zp=zp)
     g.add_node("QRequantize", ["mean"], ["rq"], to=dtype, **q(0.4, 0.3))
+    if dtype == "int8":  # the int8-only activations, SUB, PRELU, Max / Min (ei_act_s8.c)
+        g.add_node("QRelu", ["f"], ["r"], act_min=zp, **q(0.25, 0.2))
+        g.add_node("QLeakyRelu", ["r"], ["lr"], alpha=0.2, **q(0.2, 0.15))
+        g.add_node("QHardSwish", ["lr"], ["hs"], **q(0.15, 0.1))
+        g.add_node("QSub", ["hs", "lr"], ["sb"], a_scale=0.1, b_scale=0.15, out_scale=0.2, a_zp=zp, b_zp=zp,
+                   out_zp=zp)
+        alpha = g.add_const("alpha", rng.integers(-128, 128, size=(1, 5)).astype(np.int8))
+        g.add_node("QPRelu", ["sb", alpha], ["pr"], in_scale=0.2, in_zp=zp, alpha_scale=0.01, alpha_zp=2,
+                   out_scale=0.2, out_zp=zp)
+        g.add_node("Max", ["pr", "sb"], ["mx"])
+        g.add_node("Min", ["mx", "f"], ["mn"])
+        g.add_node("QDequantize", ["mn"], ["y_mn"], scale=0.2, zp=zp)
+        g.outputs.append("y_mn")
     for t, scale in (("lg", 2 ** -15), ("th", 2 ** -15), ("sm", 2 ** -15), ("rq", 0.3)):
         if dtype == "int8":
             scale = {"lg": 1 / 256, "th": 1 / 128, "sm": 1 / 256}.get(t, scale)
@@ -125,8 +138,10 @@ def integer_graph() -> Graph:
     g.add_node("MaxPool", ["cl"], ["mp"], kernel_shape=[2, 2], strides=[1, 2], pads=[0, 1, 1, 0])
     g.add_node("ReduceSum", ["mp"], ["rs"], axes=[2], keepdims=0)
     g.add_node("ArgMax", ["x"], ["am"], axis=3)
+    g.add_node("Cast", ["am"], ["am8"], to="int8")
     g.add_node("Transpose", ["cl"], ["t"], perm=[0, 2, 3, 1])
-    g.outputs += ["rs", "am", "t"]
+    g.add_node("Max", ["t", g.add_const("floor", np.array([-3], np.int16))], ["tm"])
+    g.outputs += ["rs", "am8", "tm"]
     return g.validate()
 
 

@@ -30,7 +30,8 @@ RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 KERNEL_FILES = ["ei_kernels.h", "ei_nn.h", "ei_dense.c", "ei_dense_exact.c", "ei_activation.c",
                 "ei_activation_f64.c", "ei_reduce.c", "ei_conv.c", "ei_gemm.c", "ei_pool.c", "ei_int8.h",
                 "ei_conv_s8.c", "ei_fc_s8.c", "ei_pool_s8.c", "ei_elementwise_s8.c", "ei_softmax_s8.c", "ei_int16.h",
-                "ei_conv_s16.c", "ei_fc_s16.c", "ei_pool_s16.c", "ei_elementwise_s16.c", "ei_softmax_s16.c"]
+                "ei_conv_s16.c", "ei_fc_s16.c", "ei_pool_s16.c", "ei_elementwise_s16.c", "ei_softmax_s16.c",
+                "ei_act_s8.h", "ei_act_s8.c"]
 RUNTIME_FILES = ["ei_interp.h", "ei_interp_ops.h", "ei_interp.c", "ei_ops_nn.c", "ei_ops_classic.c",
                  "ei_ops_certified.c", "ei_ops_int8.c", "ei_ops_layout.c", "ei_ops_tensor.c", "ei_ops_fixed.c",
                  "ei_ops_all.c"]

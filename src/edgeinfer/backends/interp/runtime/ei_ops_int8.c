@@ -11,6 +11,7 @@
 #include "ei_interp_ops.h"
 #include "ei_int8.h"
 #include "ei_int16.h"
+#include "ei_act_s8.h"
 
 #define EI_Q_GEOM_MAX 32767
 #define EI_Q_ACC_MAX 0x3FFFFFFF /* accumulator bound: |bias| and |sum of products| each below it */
@@ -224,9 +225,11 @@ void ei_eval_qpool(const ei_model_t *m, const ei_op_rec_t *op, const void *const
   }
 }
 
-/* ---- QBINARY: a, b -> y (n); attrs {is_mul, n, ia, ib (index tables of n into a / b, or EI_NONE_OFF when
- * the operand has n elements), q: {a_zp, b_zp, out_zp, act_min, act_max} then add {left_shift, m1, s1, m2, s2,
- * mo, so} or mul {mult, shift}} ---- */
+/* ---- QBINARY: a, b -> y (n); attrs {kind (0 add, 1 mul, 2 sub, 3 prelu), n, ia, ib (index tables of n into
+ * a / b, or EI_NONE_OFF when the operand has n elements), q}: add and sub q = {a_zp, b_zp, out_zp, act_min,
+ * act_max, left_shift, m1, s1, m2, s2, mo, so} (12 words), mul q = {a_zp, b_zp, out_zp, act_min, act_max, mult,
+ * shift}, prelu q = {x_zp, alpha_zp, out_zp, mult_pos, shift_pos, mult_neg, shift_neg} (7 words); sub and
+ * prelu (ei_act_s8.c) are int8 only ---- */
 static int ei_qindex_ok_(const ei_model_t *m, uint32_t off, uint32_t n, uint32_t limit)
 {
   const int32_t *ix;
@@ -247,15 +250,16 @@ ei_status_t ei_prepare_qbinary(const ei_model_t *m, const ei_op_rec_t *op)
   const int dt = ei_qdt_(m, op, 0);
   const ei_tensor_rec_t *ta, *tb;
   /* int16 add has at most 15 bits of headroom (TFLite's int16 ADD): |a - zp| << 15 stays within int32 */
-  if (op->attr_words < 4 || a[0] > 1 || op->attr_words != (a[0] ? 11u : 16u) || op->n_in != 2 || op->n_out != 1 ||
-      a[1] == 0 || dt < 0 || !ei_qv_(dt, q[0]) || !ei_qv_(dt, q[1]) ||
-      !ei_qv_(dt, q[2]) || !ei_qrange_dt_(dt, q[3], q[4])) {
+  if (op->attr_words < 4 || a[0] > 3 || op->attr_words != (a[0] % 2u ? 11u : 16u) || op->n_in != 2 ||
+      op->n_out != 1 || a[1] == 0 || dt < 0 || (a[0] >= 2 && dt != EI_DT_I8) || !ei_qv_(dt, q[0]) ||
+      !ei_qv_(dt, q[1]) || !ei_qv_(dt, q[2]) || (a[0] != 3 && !ei_qrange_dt_(dt, q[3], q[4]))) {
     return EI_ERR_OP_INVALID;
   }
   /* int16 mul: zero points 0 (the 16x8 scheme's), so that the int32 product of two differences cannot overflow */
-  if (a[0] ? (!ei_qmult_(q[5], q[6]) || (dt == EI_DT_I16 && (q[0] != 0 || q[1] != 0)))
-           : (q[5] < 0 || q[5] > (dt == EI_DT_I16 ? 15 : 22) || !ei_qmult_(q[6], q[7]) || !ei_qmult_(q[8], q[9]) ||
-              !ei_qmult_(q[10], q[11]))) {
+  if (a[0] == 3 ? (!ei_qmult_(q[3], q[4]) || !ei_qmult_(q[5], q[6]))
+      : a[0] == 1 ? (!ei_qmult_(q[5], q[6]) || (dt == EI_DT_I16 && (q[0] != 0 || q[1] != 0)))
+      : (q[5] < 0 || q[5] > (dt == EI_DT_I16 ? 15 : 22) || !ei_qmult_(q[6], q[7]) || !ei_qmult_(q[8], q[9]) ||
+         !ei_qmult_(q[10], q[11]))) {
     return EI_ERR_OP_INVALID;
   }
   ta = ei_check_tensor(m, op, 0, dt, 0);
@@ -274,13 +278,17 @@ void ei_eval_qbinary(const ei_model_t *m, const ei_op_rec_t *op, const void *con
   const int32_t *ia = (const int32_t *)ei_data_at(m, a[2]), *ib = (const int32_t *)ei_data_at(m, a[3]);
   const int32_t *q = (const int32_t *)(const void *)(a + 4);
   void *y = ei_slot(m, op, 2, in, out);
+  const int8_t *a8 = (const int8_t *)x0, *b8 = (const int8_t *)x1;
   if (m->tensors[op->t[0]].dtype == EI_DT_I16) {
     if (a[0]) ei_mul_s16((const int16_t *)x0, (const int16_t *)x1, ia, ib, q, (int32_t)a[1], (int16_t *)y);
     else ei_add_s16((const int16_t *)x0, (const int16_t *)x1, ia, ib, q, (int32_t)a[1], (int16_t *)y);
-  } else if (a[0]) {
-    ei_mul_s8((const int8_t *)x0, (const int8_t *)x1, ia, ib, q, (int32_t)a[1], (int8_t *)y);
-  } else {
-    ei_add_s8((const int8_t *)x0, (const int8_t *)x1, ia, ib, q, (int32_t)a[1], (int8_t *)y);
+    return;
+  }
+  switch (a[0]) {
+  case 0: ei_add_s8(a8, b8, ia, ib, q, (int32_t)a[1], (int8_t *)y); break;
+  case 1: ei_mul_s8(a8, b8, ia, ib, q, (int32_t)a[1], (int8_t *)y); break;
+  case 2: ei_sub_s8(a8, b8, ia, ib, q, (int32_t)a[1], (int8_t *)y); break;
+  default: ei_prelu_s8(a8, b8, ia, ib, q, (int32_t)a[1], (int8_t *)y); break;
   }
 }
 
@@ -318,20 +326,33 @@ void ei_eval_qsoftmax(const ei_model_t *m, const ei_op_rec_t *op, const void *co
                 (int8_t *)ei_slot(m, op, 1, in, out));
 }
 
-/* ---- QACT: x -> y (n); attrs {kind (0 logistic, 1 tanh), n, in_zp, mult, left_shift, radius}
- * (int16: in_zp 0, mult and a right shift in [0, 31] rescaling the input, radius 0) ---- */
+/* ---- QACT: x -> y (n); attrs {kind, n, q}: kind 0 logistic, 1 tanh with q = {in_zp, mult, left_shift, radius}
+ * (int16: in_zp 0, mult and a right shift in [0, 31] rescaling the input, radius 0); int8 only: 2 relu
+ * q = {in_zp, out_zp, mult, shift, act_min, act_max}, 3 leaky relu q = {in_zp, out_zp, mult_identity,
+ * shift_identity, mult_alpha, shift_alpha}, 4 hard swish q = {in_zp, out_zp, out_mult16, out_exp, relu_mult16,
+ * relu_exp} (ei_act_s8.c) ---- */
 ei_status_t ei_prepare_qact(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
   const int32_t *q = (const int32_t *)(const void *)(a + 2);
   const int dt = ei_qdt_(m, op, 0);
-  if (op->attr_words != 6 || op->n_in != 1 || op->n_out != 1 || a[0] > 1 || a[1] == 0 || dt < 0 ||
-      (dt == EI_DT_I16 ? (q[0] != 0 || q[1] < 0 || q[2] < 0 || q[2] > 31 || q[3] != 0)
-                       : (!ei_q8_(q[0]) || !ei_qmult_(q[1], q[2]) || q[3] < 0)) ||
-      !ei_check_tensor(m, op, 0, dt, a[1]) || !ei_check_tensor(m, op, 1, dt, a[1])) {
+  if (op->attr_words < 2 || op->attr_words != (a[0] <= 1 ? 6u : 8u) || op->n_in != 1 || op->n_out != 1 ||
+      a[0] > 4 || a[1] == 0 || dt < 0 || (a[0] >= 2 && dt != EI_DT_I8) || !ei_check_tensor(m, op, 0, dt, a[1]) ||
+      !ei_check_tensor(m, op, 1, dt, a[1])) {
     return EI_ERR_OP_INVALID;
   }
-  return EI_OK;
+  switch (a[0]) {
+  case 2: return ei_q8_(q[0]) && ei_q8_(q[1]) && ei_qmult_(q[2], q[3]) && ei_qrange_dt_(dt, q[4], q[5]) ?
+                 EI_OK : EI_ERR_OP_INVALID;
+  case 3: return ei_q8_(q[0]) && ei_q8_(q[1]) && ei_qmult_(q[2], q[3]) && ei_qmult_(q[4], q[5]) ?
+                 EI_OK : EI_ERR_OP_INVALID;
+  case 4: /* int16 multipliers; rounding shifts of int16 values within 15 bits, the relu left shift within 31 */
+    return ei_q8_(q[0]) && ei_q8_(q[1]) && q[2] >= -32768 && q[2] <= 32767 && q[3] <= 0 && q[3] >= -15 &&
+           q[4] >= -32768 && q[4] <= 32767 && q[5] >= -15 && q[5] <= 31 ? EI_OK : EI_ERR_OP_INVALID;
+  default:
+    return (dt == EI_DT_I16 ? (q[0] != 0 || q[1] < 0 || q[2] < 0 || q[2] > 31 || q[3] != 0)
+                            : (!ei_q8_(q[0]) || !ei_qmult_(q[1], q[2]) || q[3] < 0)) ? EI_ERR_OP_INVALID : EI_OK;
+  }
 }
 
 void ei_eval_qact(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
@@ -340,13 +361,18 @@ void ei_eval_qact(const ei_model_t *m, const ei_op_rec_t *op, const void *const 
   const int32_t *q = (const int32_t *)(const void *)(a + 2);
   const void *x = ei_slot(m, op, 0, in, out);
   void *y = ei_slot(m, op, 1, in, out);
+  const int32_t n = (int32_t)a[1];
   if (m->tensors[op->t[0]].dtype == EI_DT_I16) {
-    if (a[0]) ei_tanh_s16((const int16_t *)x, q[1], q[2], (int32_t)a[1], (int16_t *)y);
-    else ei_logistic_s16((const int16_t *)x, q[1], q[2], (int32_t)a[1], (int16_t *)y);
-  } else if (a[0]) {
-    ei_tanh_s8((const int8_t *)x, q, (int32_t)a[1], (int8_t *)y);
-  } else {
-    ei_logistic_s8((const int8_t *)x, q, (int32_t)a[1], (int8_t *)y);
+    if (a[0]) ei_tanh_s16((const int16_t *)x, q[1], q[2], n, (int16_t *)y);
+    else ei_logistic_s16((const int16_t *)x, q[1], q[2], n, (int16_t *)y);
+    return;
+  }
+  switch (a[0]) {
+  case 0: ei_logistic_s8((const int8_t *)x, q, n, (int8_t *)y); break;
+  case 1: ei_tanh_s8((const int8_t *)x, q, n, (int8_t *)y); break;
+  case 2: ei_relu_s8((const int8_t *)x, q, n, (int8_t *)y); break;
+  case 3: ei_leaky_relu_s8((const int8_t *)x, q, n, (int8_t *)y); break;
+  default: ei_hard_swish_s8((const int8_t *)x, q, n, (int8_t *)y); break;
   }
 }
 
@@ -410,14 +436,27 @@ static void ei_qst_(void *p, uint32_t dt, uint32_t i, int32_t v)
   else ((int8_t *)p)[i] = (int8_t)ei_clamp_s32(v, -128, 127);
 }
 
-/* ---- QREQUANTIZE: x (i8 / i16) -> y (i8 / i16, either way); attrs {n, in_zp, mult, shift, out_zp} ---- */
+/* ---- QREQUANTIZE: x (i8 / i16) -> y (i8 / i16, either way), or uint8 <-> int8 (ei_act_s8.c);
+ * attrs {n, in_zp, mult, shift, out_zp} ---- */
+static int ei_qdt_u8_(const ei_model_t *m, const ei_op_rec_t *op, uint32_t slot)
+{
+  const ei_tensor_rec_t *t = ei_check_tensor(m, op, slot, -1, 0);
+  return t && t->dtype == EI_DT_U8 ? (int)EI_DT_U8 : ei_qdt_(m, op, slot);
+}
+
+static int ei_qv_u8_(int dt, int32_t v)
+{
+  return dt == EI_DT_U8 ? v >= 0 && v <= 255 : ei_qv_(dt, v);
+}
+
 ei_status_t ei_prepare_qrequantize(const ei_model_t *m, const ei_op_rec_t *op)
 {
   const uint32_t *a = ei_attrs(m, op);
   const int32_t *q = (const int32_t *)(const void *)(a + 1);
-  const int dx = ei_qdt_(m, op, 0), dy = ei_qdt_(m, op, 1);
+  const int dx = ei_qdt_u8_(m, op, 0), dy = ei_qdt_u8_(m, op, 1);
   if (op->attr_words != 5 || op->n_in != 1 || op->n_out != 1 || a[0] == 0 || dx < 0 || dy < 0 ||
-      !ei_qv_(dx, q[0]) || !ei_qmult_(q[1], q[2]) || !ei_qv_(dy, q[3]) || !ei_check_tensor(m, op, 0, dx, a[0]) ||
+      (dx == EI_DT_U8 && dy != EI_DT_I8) || (dy == EI_DT_U8 && dx != EI_DT_I8) || !ei_qv_u8_(dx, q[0]) ||
+      !ei_qmult_(q[1], q[2]) || !ei_qv_u8_(dy, q[3]) || !ei_check_tensor(m, op, 0, dx, a[0]) ||
       !ei_check_tensor(m, op, 1, dy, a[0])) {
     return EI_ERR_OP_INVALID;
   }
@@ -431,7 +470,16 @@ void ei_eval_qrequantize(const ei_model_t *m, const ei_op_rec_t *op, const void 
   const void *x = ei_slot(m, op, 0, in, out);
   void *y = ei_slot(m, op, 1, in, out);
   const uint32_t dx = m->tensors[op->t[0]].dtype, dy = m->tensors[op->t[1]].dtype;
+  const int32_t qu[4] = {q[0], q[3], q[1], q[2]}; /* ei_act_s8.h's order: in_zp, out_zp, mult, shift */
   uint32_t i;
+  if (dx == EI_DT_U8) {
+    ei_requantize_u8_s8((const uint8_t *)x, qu, (int32_t)a[0], (int8_t *)y);
+    return;
+  }
+  if (dy == EI_DT_U8) {
+    ei_requantize_s8_u8((const int8_t *)x, qu, (int32_t)a[0], (uint8_t *)y);
+    return;
+  }
   for (i = 0; i < a[0]; ++i) {
     ei_qst_(y, dy, i, ei_mbqm(ei_qld_(x, dx, i) - q[0], q[1], q[2]) + q[3]);
   }

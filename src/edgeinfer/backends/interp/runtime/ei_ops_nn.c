@@ -398,6 +398,91 @@ void ei_eval_binary(const ei_model_t *m, const ei_op_rec_t *op, const void *cons
   }
 }
 
+/* ---- MAXMIN (Max, Min): x_0..x_{n-1} -> y, all of one type; attrs {is_min, dims[4] of y, strides[4] per input}
+ * (broadcast as BINARY's). y = the largest (smallest) input; a NaN input gives NaN, as numpy's maximum. ---- */
+ei_status_t ei_prepare_maxmin(const ei_model_t *m, const ei_op_rec_t *op)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const ei_tensor_rec_t *y;
+  uint64_t n = 1;
+  uint32_t d, i;
+  if (op->n_in == 0 || op->n_out != 1 || op->attr_words != 5u + 4u * op->n_in || a[0] > 1) {
+    return EI_ERR_OP_INVALID;
+  }
+  for (d = 0; d < 4; ++d) {
+    if (a[1 + d] == 0) return EI_ERR_OP_INVALID;
+    n *= a[1 + d];
+    if (n > 0x7FFFFFFFu) return EI_ERR_OP_INVALID;
+  }
+  y = ei_check_tensor(m, op, op->n_in, -1, (uint32_t)n);
+  if (!y) return EI_ERR_OP_INVALID;
+  for (i = 0; i < op->n_in; ++i) {
+    const ei_tensor_rec_t *x = ei_check_tensor(m, op, i, y->dtype, 0);
+    const uint32_t *st = a + 5 + 4u * i;
+    for (d = 0; d < 4; ++d) {
+      if (st[d] > 0x7FFFFFFFu) return EI_ERR_OP_INVALID;
+    }
+    if (!x || !ei_bcast_ok(a + 1, st, ei_numel(x))) return EI_ERR_OP_INVALID;
+  }
+  return EI_OK;
+}
+
+void ei_eval_maxmin(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
+{
+  const uint32_t *a = ei_attrs(m, op);
+  const uint32_t *dm = a + 1, dt = m->tensors[op->t[0]].dtype, is_min = a[0];
+  void *y = ei_slot(m, op, op->n_in, in, out);
+  uint32_t i0, i1, i2, i3, k, o = 0;
+  for (i0 = 0; i0 < dm[0]; ++i0) {
+    for (i1 = 0; i1 < dm[1]; ++i1) {
+      for (i2 = 0; i2 < dm[2]; ++i2) {
+        for (i3 = 0; i3 < dm[3]; ++i3, ++o) {
+          double vd = 0.0;
+          int64_t vi = 0;
+          for (k = 0; k < op->n_in; ++k) {
+            const uint32_t *st = a + 5 + 4u * k;
+            const void *x = ei_slot(m, op, k, in, out);
+            const uint32_t at = i0 * st[0] + i1 * st[1] + i2 * st[2] + i3 * st[3];
+            if (dt == EI_DT_F32 || dt == EI_DT_F64) {
+              const double w = dt == EI_DT_F32 ? (double)((const float *)x)[at] : ((const double *)x)[at];
+              if (k == 0 || w != w || (is_min ? w < vd : w > vd)) vd = w;
+            } else {
+              const int64_t w = ei_ld_int(x, dt, at);
+              if (k == 0 || (is_min ? w < vi : w > vi)) vi = w;
+            }
+          }
+          if (dt == EI_DT_F32) ((float *)y)[o] = (float)vd;
+          else if (dt == EI_DT_F64) ((double *)y)[o] = vd;
+          else ei_st_int(y, dt, o, vi);
+        }
+      }
+    }
+  }
+}
+
+/* ---- CAST between integer types (and bool: nonzero is 1), as numpy's astype: attrs none ---- */
+ei_status_t ei_prepare_cast(const ei_model_t *m, const ei_op_rec_t *op)
+{
+  const ei_tensor_rec_t *x, *y;
+  if (op->n_in != 1 || op->n_out != 1 || op->attr_words != 0) return EI_ERR_OP_INVALID;
+  x = ei_check_tensor(m, op, 0, -1, 0);
+  y = x ? ei_check_tensor(m, op, 1, -1, ei_numel(x)) : (const ei_tensor_rec_t *)0;
+  return x && y && ei_is_int_dtype(x->dtype) && ei_is_int_dtype(y->dtype) ? EI_OK : EI_ERR_OP_INVALID;
+}
+
+void ei_eval_cast(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out)
+{
+  const uint32_t dx = m->tensors[op->t[0]].dtype, dy = m->tensors[op->t[1]].dtype;
+  const uint32_t n = ei_numel(&m->tensors[op->t[0]]);
+  const void *x = ei_slot(m, op, 0, in, out);
+  void *y = ei_slot(m, op, 1, in, out);
+  uint32_t i;
+  for (i = 0; i < n; ++i) {
+    const int64_t v = ei_ld_int(x, dx, i);
+    ei_st_int(y, dy, i, dy == EI_DT_BOOL ? v != 0 : v);
+  }
+}
+
 /* ---- AFFINE (unfolded BatchNormalization): y[o, c, i] = x[o, c, i] * k[c] + s[c]; attrs {outer, c, inner} ---- */
 ei_status_t ei_prepare_affine(const ei_model_t *m, const ei_op_rec_t *op)
 {
