@@ -1,7 +1,8 @@
 """Float conv kernels of the generated C against a float64 numpy convolution, path by path.
 
 Every case is one Conv node whose geometry sends it down one kernel path (ei_gemm.c's band of padded
-input rows: along rows, over flattened narrow rows, stride phases, dilation, several chunks; the
+input rows: column stride phases with runs along rows of a multiple of 8 outputs, column planes per
+kernel column at the output's pitch for other widths, row phases, dilation, several chunks; the
 im2col fallback: more than 64 taps, stride above 4, strided 1x1; the pointwise GEMM; the depthwise and
 the direct grouped kernels), with kernel sizes 1 to 5 and 10x4, asymmetric pads, channel counts off
 the 8-channel panel, batch 2 and fused clamps. All cases are outputs of one generated model (one
@@ -47,7 +48,7 @@ class Case:
 
 CASES = [
     Case("band_rows_3x3", "band", 9, (20, 24), 13, (3, 3), pads=(1, 1, 1, 1), act=(0.0, float("inf"))),
-    Case("band_flat_narrow", "band", 7, (15, 5), 11, (3, 3), pads=(1, 1, 1, 1)),
+    Case("band_narrow_rows", "band", 7, (15, 5), 11, (3, 3), pads=(1, 1, 1, 1)),
     Case("band_kws_10x4_s2", "band", 1, (49, 10), 64, (10, 4), (2, 2), pads=(5, 1, 5, 1), act=(0.0, float("inf"))),
     Case("band_10x4_s2_asym", "band", 3, (30, 11), 10, (10, 4), (2, 2), pads=(5, 1, 4, 2)),
     Case("band_s2_3x3_asym", "band", 6, (17, 19), 10, (3, 3), (2, 2), pads=(0, 1, 1, 0), act=(0.0, 6.0)),

@@ -284,27 +284,33 @@ static void ei_im2col(const int32_t *g, const float *x, int32_t oy0, int32_t row
 
 /* ---- Direct convolution from a band of padded input rows (no im2col) ----
  *
- * For output rows [oy0, oy0 + rows) the band holds, per input channel and per stride phase (py, px) that
- * some tap uses (py = ky * dh % sh, px = kx * dw % sw), the input rows iy = (oy0 + j) * sh + py - pt and
- * columns ix = q * sw + px - pl as a plane of rows + qy rows by wq = ow + qx columns (zeros in the
- * padding; qy = (kh - 1) * dh / sh, qx = (kw - 1) * dw / sw). Output pixel (oy, ox) under tap (ky, kx)
- * then reads plane[(oy - oy0 + ky * dh / sh) * wq + ox + kx * dw / sw] of its phase: 8 outputs of a row
- * read 8 consecutive floats for every tap, so the GEMM tile runs on the band in place with the same
- * packed weights (k = (c, ky, kx)), at the cost of about one copy of the input where im2col makes
- * kh * kw. A stride-2 conv becomes four stride-1 ones, one per phase. Planes narrower than 8 outputs
- * are computed over their rows flattened at pitch wq (the wq - ow columns past each row's end are
- * computed and dropped). */
+ * For output rows [oy0, oy0 + rows) the band holds, per input channel, per row stride phase py that some
+ * tap uses (py = ky * dh % sh) and per column plane, the input rows iy = (oy0 + j) * sh + py - pt,
+ * j < rows + qy (qy = (kh - 1) * dh / sh), zeros where they fall in the padding. Output (oy, ox) under
+ * tap (ky, kx) then reads its row phase's plane at row oy - oy0 + ky * dh / sh, so that 8 outputs read
+ * 8 consecutive floats of the band for every tap and the GEMM tile runs on it in place, with the same
+ * packed weights (k = (c, ky, kx)). The column planes are either
+ *  - one per column stride phase px = kx * dw % sw that some tap uses, wq = ow + (kw - 1) * dw / sw
+ *    columns holding input columns q * sw + px - pl, the tap at column offset kx * dw / sw: about one
+ *    copy of the input where im2col makes kh * kw (a stride-2 conv becomes four stride-1 ones), used
+ *    when rows are a multiple of 8 outputs wide, in runs of 8 along each row; or
+ *  - one per kernel column kx, wq = ow columns holding input columns ox * sw + kx * dw - pl: kw copies,
+ *    but the planes have the output's own pitch, so the outputs of a chunk run over its rows flattened
+ *    without a lane in the padding, for planes whose rows are not a multiple of 8 (KWS: 5 wide). */
 #define EI_BAND_MAXTAPS 64
 #define EI_BAND_MAXSTRIDE 4
 /* floats past the band that the dropped lanes of a chunk's last run may read (zeros, never used) */
 #define EI_BAND_SLACK 16
 
 typedef struct {
-  int32_t nphy, nphx, qy, wq;
-  int32_t slot_y[EI_BAND_MAXSTRIDE], slot_x[EI_BAND_MAXSTRIDE]; /* phase -> its plane, -1 if unused */
-  int32_t ph_y[EI_BAND_MAXSTRIDE];                              /* plane -> its row phase */
-  int32_t off_x[EI_BAND_MAXSTRIDE];                             /* plane -> input column of its q = 0 */
-  int32_t qa[EI_BAND_MAXSTRIDE], qb[EI_BAND_MAXSTRIDE];         /* plane -> its columns inside the input */
+  int32_t expand; /* 1: a column plane per kernel column (pitch ow), 0: per column stride phase */
+  int32_t nphy, ncol, qy, wq;
+  int32_t slot_y[EI_BAND_MAXSTRIDE];  /* row phase -> its row slot, -1 if unused */
+  int32_t ph_y[EI_BAND_MAXSTRIDE];    /* row slot -> its phase */
+  int32_t col_of[EI_BAND_MAXTAPS];    /* kx -> its column plane */
+  int32_t col_dx[EI_BAND_MAXTAPS];    /* kx -> its column offset in the plane */
+  int32_t off[EI_BAND_MAXTAPS];       /* column plane -> input column of its column 0 (before the stride) */
+  int32_t qa[EI_BAND_MAXTAPS], qb[EI_BAND_MAXTAPS]; /* column plane -> its columns inside the input */
 } ei_band_t;
 
 /* 0 when the layer does not suit the band: a stride above 4, more than 64 taps, or a single tap (a strided
@@ -312,12 +318,11 @@ typedef struct {
 static int32_t ei_band_setup(const int32_t *g, ei_band_t *bd)
 {
   const int32_t kh = g[EI_CONV_KH], kw = g[EI_CONV_KW], sh = g[EI_CONV_SH], sw = g[EI_CONV_SW];
-  const int32_t dh = g[EI_CONV_DH], dw = g[EI_CONV_DW], wd = g[EI_CONV_W];
-  int32_t i;
+  const int32_t dh = g[EI_CONV_DH], dw = g[EI_CONV_DW], wd = g[EI_CONV_W], ow = g[EI_CONV_OW];
+  int32_t i, j;
   if (sh > EI_BAND_MAXSTRIDE || sw > EI_BAND_MAXSTRIDE || kh * kw > EI_BAND_MAXTAPS || kh * kw == 1) return 0;
-  for (i = 0; i < EI_BAND_MAXSTRIDE; ++i) bd->slot_y[i] = bd->slot_x[i] = -1;
-  bd->nphy = bd->nphx = 0;
-  bd->wq = g[EI_CONV_OW] + (kw - 1) * dw / sw;
+  for (i = 0; i < EI_BAND_MAXSTRIDE; ++i) bd->slot_y[i] = -1;
+  bd->nphy = bd->ncol = 0;
   for (i = 0; i < kh; ++i) {
     const int32_t ph = i * dh % sh;
     if (bd->slot_y[ph] < 0) {
@@ -325,27 +330,32 @@ static int32_t ei_band_setup(const int32_t *g, ei_band_t *bd)
       bd->slot_y[ph] = bd->nphy++;
     }
   }
+  bd->qy = (kh - 1) * dh / sh;
+  bd->expand = ow % 8 != 0;
+  bd->wq = bd->expand ? ow : ow + (kw - 1) * dw / sw;
   for (i = 0; i < kw; ++i) {
-    const int32_t ph = i * dw % sw, off = ph - g[EI_CONV_PL];
+    const int32_t off = bd->expand ? i * dw - g[EI_CONV_PL] : i * dw % sw - g[EI_CONV_PL];
     int32_t qa, qb;
-    if (bd->slot_x[ph] >= 0) continue;
+    bd->col_dx[i] = bd->expand ? 0 : i * dw / sw;
+    for (j = 0; j < bd->ncol && bd->off[j] != off; ++j) continue;
+    bd->col_of[i] = j;
+    if (j < bd->ncol) continue;
     qa = off < 0 ? (-off + sw - 1) / sw : 0;
     qb = wd - off > 0 ? (wd - off + sw - 1) / sw : 0;
     if (qb > bd->wq) qb = bd->wq;
     if (qa > qb) qa = qb;
-    bd->off_x[bd->nphx] = off;
-    bd->qa[bd->nphx] = qa;
-    bd->qb[bd->nphx] = qb;
-    bd->slot_x[ph] = bd->nphx++;
+    bd->off[j] = off;
+    bd->qa[j] = qa;
+    bd->qb[j] = qb;
+    ++bd->ncol;
   }
-  bd->qy = (kh - 1) * dh / sh;
   return 1;
 }
 
 /* Floats of one channel's band for chunks of `rows` output rows. */
 static long ei_band_cs(const ei_band_t *bd, int32_t rows)
 {
-  return (long)bd->nphy * bd->nphx * (rows + bd->qy) * bd->wq;
+  return (long)bd->nphy * bd->ncol * (rows + bd->qy) * bd->wq;
 }
 
 /* The band of output rows [oy0, oy0 + rows) in planes of prow + qy rows (prow >= rows). */
@@ -358,13 +368,13 @@ static void ei_band_fill(const int32_t *g, const ei_band_t *bd, const float *x, 
   for (c = 0; c < cin; ++c) {
     const float *xc = x + (long)c * h * wd;
     for (sy = 0; sy < bd->nphy; ++sy) {
-      for (sx = 0; sx < bd->nphx; ++sx) {
+      for (sx = 0; sx < bd->ncol; ++sx) {
         const int32_t qa = bd->qa[sx], qb = bd->qb[sx];
-        float *pp = band + (((long)c * bd->nphy + sy) * bd->nphx + sx) * (prow + bd->qy) * wq;
+        float *pp = band + (((long)c * bd->nphy + sy) * bd->ncol + sx) * (prow + bd->qy) * wq;
         for (j = 0; j < nr; ++j) {
           const int32_t iy = (oy0 + j) * sh + bd->ph_y[sy] - pt;
           float *restrict br = pp + (long)j * wq;
-          const float *restrict xr = xc + (long)iy * wd + bd->off_x[sx];
+          const float *restrict xr = xc + (long)iy * wd + bd->off[sx];
           if (iy < 0 || iy >= h) {
             for (q = 0; q < wq; ++q) br[q] = 0.0f;
             continue;
@@ -538,11 +548,12 @@ static void ei_band_store(const float *t, int32_t mr, const ei_band_run_t *run, 
   }
 }
 
-/* The address of run's first output if its outputs are 8 consecutive ones of a row (stored straight from
- * the tile's registers), else null. */
-static float *ei_band_direct(const ei_band_run_t *run, int32_t ow, float *y)
+/* The address of run's first output if its outputs are 8 consecutive ones of y (stored straight from the
+ * tile's registers): 8 of a row, or any 8 when the band's pitch is the output's. Else null. */
+static float *ei_band_direct(const ei_band_run_t *run, int32_t wq, int32_t ow, float *y)
 {
-  return run->n == 8 && run->ox + 8 <= ow ? y + (long)run->r * ow + run->ox : (float *)0;
+  if (run->n != 8 || (wq != ow && run->ox + 8 > ow)) return (float *)0;
+  return y + (long)run->r * ow + run->ox;
 }
 
 /* The next run of a chunk of n rows after `run` (the first when run->n == 0): along each row (by_rows),
@@ -576,11 +587,10 @@ static void ei_conv_band(const int32_t *g, const ei_band_t *bd, const float *x, 
                          const float *bias, float lo, float hi, int32_t accum, int32_t rows, float *band, float *y)
 {
   const int32_t cin = g[EI_CONV_CIN], cout = g[EI_CONV_COUT], oh = g[EI_CONV_OH], ow = g[EI_CONV_OW];
-  const int32_t kh = g[EI_CONV_KH], kw = g[EI_CONV_KW], sh = g[EI_CONV_SH], sw = g[EI_CONV_SW];
-  const int32_t dh = g[EI_CONV_DH], dw = g[EI_CONV_DW], ntap = kh * kw, wq = bd->wq, plane = oh * ow;
-  /* runs along rows waste the lanes past ow in each row's last run; runs over the flattened rows waste
-   * the wq - ow padding columns: take the one that computes fewer lanes */
-  const int32_t by_rows = (ow + 7) / 8 * 8 * rows <= (rows * wq + 7) / 8 * 8;
+  const int32_t kh = g[EI_CONV_KH], kw = g[EI_CONV_KW], sh = g[EI_CONV_SH];
+  const int32_t dh = g[EI_CONV_DH], ntap = kh * kw, wq = bd->wq, plane = oh * ow;
+  /* runs along rows, unless the planes have the output's pitch (then no lane falls in the padding) */
+  const int32_t by_rows = wq != ow;
   const long k = (long)cin * ntap, cs = ei_band_cs(bd, rows);
   int32_t toff[EI_BAND_MAXTAPS];
   float t[EI_MR * 16];
@@ -588,8 +598,8 @@ static void ei_conv_band(const int32_t *g, const ei_band_t *bd, const float *x, 
   int32_t ky, kx, oy0, n, i0, has_b;
   for (ky = 0; ky < kh; ++ky) {
     for (kx = 0; kx < kw; ++kx) {
-      const int32_t plane_i = bd->slot_y[ky * dh % sh] * bd->nphx + bd->slot_x[kx * dw % sw];
-      toff[ky * kw + kx] = (plane_i * (rows + bd->qy) + ky * dh / sh) * wq + kx * dw / sw;
+      const int32_t plane_i = bd->slot_y[ky * dh % sh] * bd->ncol + bd->col_of[kx];
+      toff[ky * kw + kx] = (plane_i * (rows + bd->qy) + ky * dh / sh) * wq + bd->col_dx[kx];
     }
   }
   memset(band + cin * cs, 0, EI_BAND_SLACK * sizeof(float));
@@ -603,8 +613,8 @@ static void ei_conv_band(const int32_t *g, const ei_band_t *bd, const float *x, 
       has_b = ei_band_next(&rb, by_rows, n, wq, ow);
       for (i0 = 0; i0 < cout; i0 += EI_MR) {
         const int32_t mr = cout - i0 < EI_MR ? cout - i0 : EI_MR;
-        float *ym = yc + (long)i0 * plane, *ya = ei_band_direct(&ra, ow, ym);
-        float *yb = has_b ? ei_band_direct(&rb, ow, ym) : (float *)0;
+        float *ym = yc + (long)i0 * plane, *ya = ei_band_direct(&ra, wq, ow, ym);
+        float *yb = has_b ? ei_band_direct(&rb, wq, ow, ym) : (float *)0;
         /* a lone last run pairs with the 8 floats after it (lanes computed and dropped) */
         ei_band_tile(wp + i0 * k, bias + i0, cin, ntap, toff, cs, band + ra.p, band + (has_b ? rb.p : ra.p + 8), ya,
                      yb, mr, plane, lo, hi, accum, t);

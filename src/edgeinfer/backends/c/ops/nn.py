@@ -103,9 +103,12 @@ def _band(geom: list[int]) -> tuple[int, int] | None:
     _c, _h, _w, _co, _oh, ow, kh, kw, sh, sw, dh, dw, _pt, _pl, _g = geom
     if sh > BAND_MAXSTRIDE or sw > BAND_MAXSTRIDE or kh * kw > BAND_MAXTAPS or kh * kw == 1:
         return None
-    phases = len({ky * dh % sh for ky in range(kh)}) * len({kx * dw % sw for kx in range(kw)})
-    wq = ow + (kw - 1) * dw // sw
-    return phases * ((kh - 1) * dh // sh) * wq, phases * wq
+    rows = len({ky * dh % sh for ky in range(kh)})
+    if ow % 8:  # a column plane per kernel column, at the output's pitch
+        cols, wq = kw, ow
+    else:  # a column plane per column stride phase, wq = ow + (kw - 1) * dw / sw
+        cols, wq = len({kx * dw % sw for kx in range(kw)}), ow + (kw - 1) * dw // sw
+    return rows * cols * ((kh - 1) * dh // sh) * wq, rows * cols * wq
 
 
 def _band_rows(geom: list[int], chunk: int) -> int:
