@@ -236,7 +236,11 @@ void ei_conv1x1_f32(const int32_t *g, const float *x, const float *wp, const flo
       continue;
     }
     ei_gemm_run(wp, bias, cout, cin, xb, ldx, nb, act_min, act_max, 0, tile, EI_NR, 1);
-    for (i = 0; i < cout; ++i) memcpy(y + (long)i * plane + j0, tile + (long)i * EI_NR, (size_t)nb * sizeof(float));
+    if (nb == EI_NR) { /* a constant size: one vector move per row, not a memcpy call */
+      for (i = 0; i < cout; ++i) memcpy(y + (long)i * plane + j0, tile + (long)i * EI_NR, EI_NR * sizeof(float));
+    } else {
+      for (i = 0; i < cout; ++i) memcpy(y + (long)i * plane + j0, tile + (long)i * EI_NR, (size_t)nb * sizeof(float));
+    }
   }
 }
 
