@@ -409,12 +409,58 @@ def test_fixed_point_models_equal_integer_reference(fx_fitted, name: str, scheme
     np.testing.assert_array_equal(m.predict(X), model.classes_[want["label"]])  # float X quantized at the edge
 
 
+def _fx_svm_models() -> dict:
+    """Kernel SVMs, score layouts and fixed-point regressors as tests/quant/test_fixed_point_svm.py fits them."""
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.linear_model import LinearRegression
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+    from sklearn.svm import SVC, SVR, NuSVC
+
+    return {"svc_linear": ("iris", SVC(kernel="linear")), "svc_poly": ("iris", SVC(kernel="poly")),
+            "svc_rbf": ("iris", SVC()), "svc_sigmoid": ("iris", SVC(kernel="sigmoid")),
+            "svc_ovo": ("iris", SVC(decision_function_shape="ovo")),
+            "svc_break_ties": ("iris", SVC(break_ties=True, C=0.05)), "svc_binary": ("iris2", SVC(gamma=2.0)),
+            "nusvc_minmax": ("iris", make_pipeline(MinMaxScaler(), NuSVC(nu=0.3))),
+            "svc_poly_coef0": ("iris", make_pipeline(StandardScaler(), SVC(kernel="poly", degree=4, coef0=1.0,
+                                                                          gamma=0.3))),
+            "svr_rbf": ("diabetes", SVR(C=100)), "svr_linear": ("diabetes", SVR(kernel="linear", C=100)),
+            "svr_poly": ("diabetes", make_pipeline(StandardScaler(), SVR(kernel="poly", C=10))),
+            "linear_regression": ("diabetes", LinearRegression()),
+            "gbr": ("diabetes", GradientBoostingRegressor(n_estimators=20, random_state=0)),
+            "mlp_regressor": ("diabetes", make_pipeline(
+                StandardScaler(), MLPRegressor(hidden_layer_sizes=(16,), max_iter=500, random_state=0)))}
+
+
+@pytest.mark.parametrize("scheme", ["int16", "int8"])
+@pytest.mark.parametrize("name", list(_fx_svm_models()))
+def test_fixed_point_svms_and_regressors_equal_integer_reference(name: str, scheme: str) -> None:
+    from sklearn import datasets
+
+    from edgeinfer.ir.ops.fixed_point import quantize_features
+
+    data, model = _fx_svm_models()[name]
+    X, y = getattr(datasets, f"load_{data.rstrip('2')}")(return_X_y=True)
+    X = X.astype(np.float32)
+    y = (y == 1).astype(int) if data == "iris2" else y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    q = edgeinfer.quantize(model, X, scheme=scheme)
+    Xq = quantize_features(X, q.metadata["input_quantization"])
+    want = run(q, Xq)
+    got = edgeinfer.convert(q, backend="interp", name="fxsvm").run(Xq)
+    for o in q.outputs:
+        np.testing.assert_array_equal(got[o], want[o], err_msg=o)
+
+
 _SOFT_FLOAT = ("__aeabi_f", "__aeabi_d", "__aeabi_i2f", "__aeabi_ui2f", "__aeabi_l2f", "__aeabi_i2d", "__aeabi_ui2d",
                "__aeabi_l2d", "__aeabi_ul2", "__addsf", "__adddf", "__mulsf", "__muldf", "__divsf", "__divdf")
 
 _FX_RESOLVER = """#include "ei_interp_ops.h"
-static const ei_op_reg_t fx_ops[] = {EI_REG_FXTREES, EI_REG_FXDENSE};
-static const ei_resolver_t fx_resolver = {fx_ops, 2};
+static const ei_op_reg_t fx_ops[] = {EI_REG_FXTREES, EI_REG_FXDENSE, EI_REG_FXSVM};
+static const ei_resolver_t fx_resolver = {fx_ops, 3};
 int fx_load(ei_model_t *m, const void *buf, size_t len, void *arena, size_t n);
 int fx_load(ei_model_t *m, const void *buf, size_t len, void *arena, size_t n)
 {

@@ -50,7 +50,7 @@ OP_DENSE, OP_CONV, OP_POOL, OP_GAP, OP_BINARY, OP_UNARY, OP_SOFTMAX, OP_COPY, OP
 OP_QCONV, OP_QFC, OP_QPOOL, OP_QBINARY, OP_QSOFTMAX, OP_QACT, OP_QQUANTIZE, OP_QDEQUANTIZE, OP_QREQUANTIZE, \
     OP_QMEAN = range(17, 27)
 OP_MOVE, OP_GATHER, OP_RESIZE, OP_REDUCE, OP_LOGSOFTMAX, OP_NPOOL, OP_NCONVT, OP_MATMUL, OP_GEMM, OP_FXTREES, \
-    OP_FXDENSE, OP_MAXMIN, OP_CAST = range(27, 40)
+    OP_FXDENSE, OP_MAXMIN, OP_CAST, OP_FXSVM = range(27, 41)
 #: runtime op code -> name (docs, footprint, benchmarks)
 OP_NAMES = {OP_DENSE: "DENSE", OP_CONV: "CONV", OP_POOL: "POOL", OP_GAP: "GLOBAL_AVGPOOL", OP_BINARY: "BINARY",
             OP_UNARY: "UNARY", OP_SOFTMAX: "SOFTMAX", OP_COPY: "COPY", OP_ARGMAX: "ARGMAX", OP_SCALER: "SCALER",
@@ -60,7 +60,7 @@ OP_NAMES = {OP_DENSE: "DENSE", OP_CONV: "CONV", OP_POOL: "POOL", OP_GAP: "GLOBAL
             OP_QREQUANTIZE: "QREQUANTIZE", OP_QMEAN: "QMEAN", OP_MOVE: "MOVE", OP_GATHER: "GATHER",
             OP_RESIZE: "RESIZE", OP_REDUCE: "REDUCE", OP_LOGSOFTMAX: "LOGSOFTMAX", OP_NPOOL: "NPOOL",
             OP_NCONVT: "NCONVT", OP_MATMUL: "MATMUL", OP_GEMM: "GEMM", OP_FXTREES: "FXTREES", OP_FXDENSE: "FXDENSE",
-            OP_MAXMIN: "MAXMIN", OP_CAST: "CAST"}
+            OP_MAXMIN: "MAXMIN", OP_CAST: "CAST", OP_FXSVM: "FXSVM"}
 #: conv kernels (CONV's ``kind`` word), as the C backend picks them (``backends/c/ops/nn.py``)
 CONV_DIRECT, CONV_POINTWISE, CONV_GEMM, CONV_DEPTHWISE, CONV_TRANSPOSE = range(5)
 INF_WORDS = (0xFF800000, 0x7F800000)  # -inf, +inf as float32 words
@@ -1297,7 +1297,7 @@ def _logsoftmax(b: _Builder, node: Node) -> None:
 
 
 # ---------------------------------------------------------------- fixed-point classical ops (integer only)
-FX_LABEL_MODES = {"argmax": 0, "positive": 1, "nonnegative": 2}
+FX_LABEL_MODES = {"argmax": 0, "positive": 1, "nonnegative": 2, "values": 3}
 FX_ACTS = {"relu": 0, "identity": 1, "tanh": 2, "logistic": 3}
 
 
@@ -1367,6 +1367,62 @@ def _fx_dense(b: _Builder, node: Node) -> None:
         words += [w.shape[1], w.shape[0], FX_ACTS[act], wb, b.add_data(np.asarray(w)),
                   b.add_data(np.asarray(bias, np.int64)), _i32(b, mult), _i32(b, shift), lut]
     b.op(OP_FXDENSE, [node.inputs[0]], list(node.outputs), words, 4 * (2 * hidden + widths[-1]))
+
+
+FXSVM_KINDS = {"LINEAR": 0, "POLY": 1, "RBF": 2, "SIGMOID": 3}
+
+
+@lowers("FxSVM")
+def _fx_svm(b: _Builder, node: Node) -> None:
+    """The C backend's FxSVM (``backends/c/ops/fixed_point.py``): the same tables at fixed widths, the pair each
+    coefficient row of a class feeds (libsvm's layout), class starts."""
+    from edgeinfer.ir.ops.fixed_point import class_pairs
+
+    n_feat = _fx_input(b, node)
+    kind = node.attr("kernel_type")
+    classifier = node.attr("task", "classifier") == "classifier"
+    consts = [np.asarray(b.g.const(t)) for t in node.inputs[1:]]
+    none = NONE_OFF
+    tabs = {k: none for k in ("vec", "coef", "rho", "vb", "vs", "table", "mult", "shift", "cap", "power", "start",
+                              "pair", "w", "bias", "group")}
+    counts = [int(c) for c in node.attr("vectors_per_class", [])] if classifier else []
+    k = len(counts) if classifier else 1
+    n_vec, vec_bits, n_grp = 0, 16, 0
+    if kind == "LINEAR":
+        tabs["w"] = b.add_data(consts[0].astype(np.int16))
+        tabs["bias"] = b.add_data(consts[1].astype(np.int64))
+    else:
+        vec, coef, rho = consts[:3]
+        n_vec = vec.shape[0]
+        vec_bits = 8 * vec.dtype.itemsize
+        tabs.update(vec=b.add_data(vec), coef=b.add_data(coef.astype(np.int16)), rho=b.add_data(rho.astype(np.int64)))
+        if kind == "RBF":
+            # features grouped by distance weight (dist_group); one group per feature where the graph has none
+            group = node.attr("dist_group", None)
+            n_grp = len(node.attr("dist_mult"))
+            tabs["group"] = _i32(b, np.arange(n_feat) if group is None else group)
+            tabs.update(table=_i32(b, node.attr("kernel_table")),
+                        mult=b.add_data(np.asarray(node.attr("dist_mult"), np.int64)),
+                        shift=_i32(b, node.attr("dist_shift")),
+                        cap=b.add_data(np.asarray(node.attr("dist_cap"), np.int64)))
+        else:
+            tabs.update(vb=b.add_data(consts[3].astype(np.int64)), vs=_i32(b, consts[4]))
+            if kind == "SIGMOID":
+                tabs["table"] = b.add_data(np.asarray(node.attr("kernel_table"), np.int16))
+            elif node.attr("power_shift"):
+                tabs["power"] = _i32(b, node.attr("power_shift"))
+        if classifier:
+            index = {pq: i for i, pq in enumerate(class_pairs(k))}
+            pair_of = [index[(r, c) if r < c else (c, r + 1)] for c in range(k) for r in range(k - 1)]
+            tabs.update(start=_i32(b, np.concatenate([[0], np.cumsum(counts)])), pair=_i32(b, pair_of))
+    words = [FXSVM_KINDS[kind], int(classifier), n_feat, n_vec, k, int(node.attr("decision_shape", "ovr") == "ovo"),
+             int(bool(node.attr("break_ties", 0))), int(node.attr("degree", 3)) if kind == "POLY" else 0,
+             int(node.attr("kernel_frac", 0)), vec_bits,
+             *[tabs[t] for t in ("vec", "coef", "rho", "vb", "vs", "table", "mult", "shift", "cap")],
+             _i32(b, node.attr("out_shift")), *[tabs[t] for t in ("power", "start", "pair", "w", "bias", "group")],
+             n_grp]
+    n_pairs = k * (k - 1) // 2 if classifier else 1
+    b.op(OP_FXSVM, [node.inputs[0]], list(node.outputs), words, 12 * n_pairs + 16 * k + 8 * n_grp)
 
 
 def supported_ops() -> list[str]:

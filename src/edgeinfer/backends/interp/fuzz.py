@@ -245,8 +245,12 @@ def seed_models() -> dict[str, bytes]:
                         ("gemm", gemm_graph())]:
         seeds[name] = write_eim(graph).data
     # the fixed-point classical ops (integer trees and dense stack)
+    from sklearn.svm import SVC, SVR
+
     for name, est, target in [("fxrf", RandomForestClassifier(3, max_depth=3, random_state=0), y),
-                              ("fxmlp", MLPClassifier((5,), activation="tanh", max_iter=50, random_state=0), y)]:
+                              ("fxmlp", MLPClassifier((5,), activation="tanh", max_iter=50, random_state=0), y),
+                              ("fxsvc", SVC(), y), ("fxsvcpoly", SVC(kernel="poly", degree=2), y),
+                              ("fxsvr", SVR(kernel="sigmoid", gamma=0.1), X[:, 0])]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est.fit(X, target)

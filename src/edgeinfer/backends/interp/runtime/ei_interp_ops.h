@@ -15,7 +15,8 @@ enum {
   EI_OP_QCONV = 17, EI_OP_QFC = 18, EI_OP_QPOOL = 19, EI_OP_QBINARY = 20, EI_OP_QSOFTMAX = 21, EI_OP_QACT = 22,
   EI_OP_QQUANTIZE = 23, EI_OP_QDEQUANTIZE = 24, EI_OP_QREQUANTIZE = 25, EI_OP_QMEAN = 26, EI_OP_MOVE = 27,
   EI_OP_GATHER = 28, EI_OP_RESIZE = 29, EI_OP_REDUCE = 30, EI_OP_LOGSOFTMAX = 31, EI_OP_NPOOL = 32, EI_OP_NCONVT = 33,
-  EI_OP_MATMUL = 34, EI_OP_GEMM = 35, EI_OP_FXTREES = 36, EI_OP_FXDENSE = 37, EI_OP_MAXMIN = 38, EI_OP_CAST = 39
+  EI_OP_MATMUL = 34, EI_OP_GEMM = 35, EI_OP_FXTREES = 36, EI_OP_FXDENSE = 37, EI_OP_MAXMIN = 38, EI_OP_CAST = 39,
+  EI_OP_FXSVM = 40
 };
 
 #define EI_NONE_OFF 0xFFFFFFFFu
@@ -171,6 +172,8 @@ ei_status_t ei_prepare_maxmin(const ei_model_t *m, const ei_op_rec_t *op);
 void ei_eval_maxmin(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
 ei_status_t ei_prepare_cast(const ei_model_t *m, const ei_op_rec_t *op);
 void ei_eval_cast(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
+ei_status_t ei_prepare_fxsvm(const ei_model_t *m, const ei_op_rec_t *op);
+void ei_eval_fxsvm(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
 ei_status_t ei_prepare_fxtrees(const ei_model_t *m, const ei_op_rec_t *op);
 void ei_eval_fxtrees(const ei_model_t *m, const ei_op_rec_t *op, const void *const *in, void *const *out);
 ei_status_t ei_prepare_fxdense(const ei_model_t *m, const ei_op_rec_t *op);
@@ -215,5 +218,6 @@ void ei_eval_fxdense(const ei_model_t *m, const ei_op_rec_t *op, const void *con
 #define EI_REG_FXDENSE {EI_OP_FXDENSE, ei_prepare_fxdense, ei_eval_fxdense}
 #define EI_REG_MAXMIN {EI_OP_MAXMIN, ei_prepare_maxmin, ei_eval_maxmin}
 #define EI_REG_CAST {EI_OP_CAST, ei_prepare_cast, ei_eval_cast}
+#define EI_REG_FXSVM {EI_OP_FXSVM, ei_prepare_fxsvm, ei_eval_fxsvm}
 
 #endif /* EI_INTERP_OPS_H */
