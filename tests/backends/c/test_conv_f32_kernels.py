@@ -68,6 +68,7 @@ CASES = [
     Case("im2col_1x1_s2", "im2col", 16, (15, 16), 13, (1, 1), (2, 2)),
     Case("pointwise", "pointwise", 19, (7, 9), 21, (1, 1), act=(-1.0, 1.0)),
     Case("depthwise_s2", "depthwise", 12, (15, 14), 12, (3, 3), (2, 2), pads=(1, 1, 1, 1), group=12),
+    Case("depthwise_s2_pad0_wide", "depthwise", 5, (11, 37), 5, (3, 3), (2, 2), pads=(0, 0, 1, 1), group=5),
     Case("depthwise_flat", "depthwise", 10, (25, 5), 10, (3, 3), pads=(1, 1, 1, 1), group=10, act=(0.0, 6.0)),
     Case("depthwise_5x5_batch2", "depthwise", 6, (9, 7), 6, (5, 5), pads=(2, 1, 2, 3), group=6, batch=2),
     Case("direct_groups", "direct", 6, (10, 11), 10, (3, 3), pads=(1, 0, 1, 2), group=2),

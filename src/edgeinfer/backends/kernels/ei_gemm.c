@@ -704,6 +704,55 @@ static void ei_dw3x3_rows(const float *xp, int32_t wp, int32_t oh, int32_t ow, i
   }
 }
 
+/* Stride-2 rows of the padded plane are stored split: the even padded columns first ((wp + 1) / 2 of
+ * them), then the odd ones, so that a 3x3 stride-2 output row reads nine contiguous runs instead of
+ * every other float. Copies input row xr (cols floats, landing at padded column pl) into that layout. */
+static void ei_dw_row_split(const float *restrict xr, int32_t cols, int32_t pl, float *ev, float *od)
+{
+  /* the first input column that lands on an even padded column, and the even / odd runs it starts */
+  const int32_t se = pl & 1, e0 = (pl + 1) / 2, o0 = pl / 2;
+  float *restrict a = se ? od + o0 : ev + e0;     /* input columns 0, 2, 4, ... */
+  float *restrict b = se ? ev + e0 : od + o0;     /* input columns 1, 3, 5, ... */
+  const int32_t na = (cols + 1) / 2, nb = cols / 2;
+  int32_t q = 0;
+#if defined(EI_BAND_SHUFFLE)
+  for (; q + 8 <= nb; q += 8) {
+    ei_v8 lo8, hi8, v;
+    memcpy(&lo8, xr + 2 * q, sizeof lo8);
+    memcpy(&hi8, xr + 2 * q + 8, sizeof hi8);
+    v = __builtin_shuffle(lo8, hi8, (ei_i8){0, 2, 4, 6, 8, 10, 12, 14});
+    memcpy(a + q, &v, sizeof v);
+    v = __builtin_shuffle(lo8, hi8, (ei_i8){1, 3, 5, 7, 9, 11, 13, 15});
+    memcpy(b + q, &v, sizeof v);
+  }
+#endif
+  for (; q < nb; ++q) {
+    a[q] = xr[2 * q];
+    b[q] = xr[2 * q + 1];
+  }
+  if (na > nb) a[nb] = xr[2 * nb];
+}
+
+/* One channel, 3x3 stride 2 on the split padded plane (rows of wp floats, even columns then odd). */
+static void ei_dw3x3_s2(const float *xp, int32_t wp, int32_t oh, int32_t ow, const float *w, float bias, float lo,
+                        float hi, float *y)
+{
+  const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+  const int32_t we = (wp + 1) / 2;
+  int32_t oy, ox;
+  for (oy = 0; oy < oh; ++oy) {
+    /* restrict: no run-time overlap checks before the row's loop (rows are short) */
+    const float *restrict e0 = xp + (long)2 * oy * wp, *restrict e1 = e0 + wp, *restrict e2 = e1 + wp;
+    const float *restrict o0 = e0 + we, *restrict o1 = e1 + we, *restrict o2 = e2 + we;
+    float *restrict yr = y + oy * ow;
+    for (ox = 0; ox < ow; ++ox) {
+      const float v = bias + w0 * e0[ox] + w1 * o0[ox] + w2 * e0[ox + 1] + w3 * e1[ox] + w4 * o1[ox]
+                      + w5 * e1[ox + 1] + w6 * e2[ox] + w7 * o2[ox] + w8 * e2[ox + 1];
+      yr[ox] = ei_gclamp(v, lo, hi);
+    }
+  }
+}
+
 /* One channel, any kernel size / stride / dilation. */
 static void ei_dw_generic(const float *xp, int32_t wp, const int32_t *g, const float *w, float bias, float lo,
                           float hi, float *y)
@@ -764,6 +813,14 @@ void ei_dwconv2d_f32(const int32_t *g, const float *x, const float *w, const flo
     float *yc = y + (long)ch * oh * ow;
     const float b = bias ? bias[ch] : 0.0f;
     /* the channel's plane is copied before its output is written: y may overlap x up to here */
+    if (kh == 3 && kw == 3 && sh == 2 && sw == 2 && g[EI_CONV_DH] == 1 && g[EI_CONV_DW] == 1) {
+      for (r = 0; r < rows; ++r) {
+        float *row = scratch + (long)(r + pt) * wp;
+        ei_dw_row_split(xc + (long)r * wd, cols, pl, row, row + (wp + 1) / 2);
+      }
+      ei_dw3x3_s2(scratch, wp, oh, ow, w + ch * 9, b, act_min, act_max, yc);
+      continue;
+    }
     for (r = 0; r < rows; ++r) memcpy(scratch + (long)(r + pt) * wp + pl, xc + (long)r * wd, (size_t)cols * sizeof(float));
     if (kh == 3 && kw == 3 && g[EI_CONV_DH] == 1 && g[EI_CONV_DW] == 1) {
       ei_dw3x3_rows(scratch, wp, oh, ow, sh, sw, w + ch * 9, b, act_min, act_max, yc);
