@@ -286,6 +286,35 @@ static void ei_im2col(const int32_t *g, const float *x, int32_t oy0, int32_t row
   }
 }
 
+/* A stride-2 conv reads every other column: its input rows are copied split, the even padded columns
+ * to ev and the odd ones to od (padded column q = input column + pl goes to ev[q / 2] or od[q / 2]), so
+ * that its taps read contiguous runs. Writes the cols input columns of row xr only (not the padding). */
+static void ei_dw_row_split(const float *restrict xr, int32_t cols, int32_t pl, float *ev, float *od)
+{
+  /* the first input column that lands on an even padded column, and the even / odd runs it starts */
+  const int32_t se = pl & 1, e0 = (pl + 1) / 2, o0 = pl / 2;
+  float *restrict a = se ? od + o0 : ev + e0;     /* input columns 0, 2, 4, ... */
+  float *restrict b = se ? ev + e0 : od + o0;     /* input columns 1, 3, 5, ... */
+  const int32_t na = (cols + 1) / 2, nb = cols / 2;
+  int32_t q = 0;
+#if defined(EI_BAND_SHUFFLE)
+  for (; q + 8 <= nb; q += 8) {
+    ei_v8 lo8, hi8, v;
+    memcpy(&lo8, xr + 2 * q, sizeof lo8);
+    memcpy(&hi8, xr + 2 * q + 8, sizeof hi8);
+    v = __builtin_shuffle(lo8, hi8, (ei_i8){0, 2, 4, 6, 8, 10, 12, 14});
+    memcpy(a + q, &v, sizeof v);
+    v = __builtin_shuffle(lo8, hi8, (ei_i8){1, 3, 5, 7, 9, 11, 13, 15});
+    memcpy(b + q, &v, sizeof v);
+  }
+#endif
+  for (; q < nb; ++q) {
+    a[q] = xr[2 * q];
+    b[q] = xr[2 * q + 1];
+  }
+  if (na > nb) a[nb] = xr[2 * nb];
+}
+
 /* ---- Direct convolution from a band of padded input rows (no im2col) ----
  *
  * For output rows [oy0, oy0 + rows) the band holds, per input channel, per row stride phase py that some
@@ -367,11 +396,36 @@ static void ei_band_fill(const int32_t *g, const ei_band_t *bd, const float *x, 
                          int32_t prow, float *band)
 {
   const int32_t cin = g[EI_CONV_CIN], h = g[EI_CONV_H], wd = g[EI_CONV_W], sh = g[EI_CONV_SH], sw = g[EI_CONV_SW];
-  const int32_t pt = g[EI_CONV_PT], wq = bd->wq, nr = rows + bd->qy;
+  const int32_t pt = g[EI_CONV_PT], pl = g[EI_CONV_PL], wq = bd->wq, nr = rows + bd->qy;
+  /* stride 2 with both column phases (pl and pl - 1 before the stride): each input row is read once and
+   * split between the two planes, when its last column lands inside them */
+  const int32_t split = sw == 2 && !bd->expand && bd->ncol == 2 && (wd - 1 + pl) / 2 < wq;
+  const int32_t s0 = bd->off[0] == -pl ? 0 : 1;
+  const long psz = (long)(prow + bd->qy) * wq;
   int32_t c, sy, sx, j, q;
   for (c = 0; c < cin; ++c) {
     const float *xc = x + (long)c * h * wd;
-    for (sy = 0; sy < bd->nphy; ++sy) {
+    for (sy = 0; split && sy < bd->nphy; ++sy) {
+      float *p0 = band + ((long)c * bd->nphy + sy) * 2 * psz, *p1 = p0 + psz;
+      if (s0) { /* the plane of padded even columns is the second one */
+        float *tmp = p0;
+        p0 = p1;
+        p1 = tmp;
+      }
+      for (j = 0; j < nr; ++j, p0 += wq, p1 += wq) {
+        const int32_t iy = (oy0 + j) * sh + bd->ph_y[sy] - pt;
+        if (iy < 0 || iy >= h) {
+          for (q = 0; q < wq; ++q) p0[q] = p1[q] = 0.0f;
+          continue;
+        }
+        for (q = 0; q < bd->qa[s0]; ++q) p0[q] = 0.0f;
+        for (q = 0; q < bd->qa[1 - s0]; ++q) p1[q] = 0.0f;
+        ei_dw_row_split(xc + (long)iy * wd, wd, pl, p0, p1);
+        for (q = bd->qb[s0]; q < wq; ++q) p0[q] = 0.0f;
+        for (q = bd->qb[1 - s0]; q < wq; ++q) p1[q] = 0.0f;
+      }
+    }
+    for (sy = 0; !split && sy < bd->nphy; ++sy) {
       for (sx = 0; sx < bd->ncol; ++sx) {
         const int32_t qa = bd->qa[sx], qb = bd->qb[sx];
         float *pp = band + (((long)c * bd->nphy + sy) * bd->ncol + sx) * (prow + bd->qy) * wq;
@@ -702,35 +756,6 @@ static void ei_dw3x3_rows(const float *xp, int32_t wp, int32_t oh, int32_t ow, i
       }
     }
   }
-}
-
-/* Stride-2 rows of the padded plane are stored split: the even padded columns first ((wp + 1) / 2 of
- * them), then the odd ones, so that a 3x3 stride-2 output row reads nine contiguous runs instead of
- * every other float. Copies input row xr (cols floats, landing at padded column pl) into that layout. */
-static void ei_dw_row_split(const float *restrict xr, int32_t cols, int32_t pl, float *ev, float *od)
-{
-  /* the first input column that lands on an even padded column, and the even / odd runs it starts */
-  const int32_t se = pl & 1, e0 = (pl + 1) / 2, o0 = pl / 2;
-  float *restrict a = se ? od + o0 : ev + e0;     /* input columns 0, 2, 4, ... */
-  float *restrict b = se ? ev + e0 : od + o0;     /* input columns 1, 3, 5, ... */
-  const int32_t na = (cols + 1) / 2, nb = cols / 2;
-  int32_t q = 0;
-#if defined(EI_BAND_SHUFFLE)
-  for (; q + 8 <= nb; q += 8) {
-    ei_v8 lo8, hi8, v;
-    memcpy(&lo8, xr + 2 * q, sizeof lo8);
-    memcpy(&hi8, xr + 2 * q + 8, sizeof hi8);
-    v = __builtin_shuffle(lo8, hi8, (ei_i8){0, 2, 4, 6, 8, 10, 12, 14});
-    memcpy(a + q, &v, sizeof v);
-    v = __builtin_shuffle(lo8, hi8, (ei_i8){1, 3, 5, 7, 9, 11, 13, 15});
-    memcpy(b + q, &v, sizeof v);
-  }
-#endif
-  for (; q < nb; ++q) {
-    a[q] = xr[2 * q];
-    b[q] = xr[2 * q + 1];
-  }
-  if (na > nb) a[nb] = xr[2 * nb];
 }
 
 /* One channel, 3x3 stride 2 on the split padded plane (rows of wp floats, even columns then odd). */
