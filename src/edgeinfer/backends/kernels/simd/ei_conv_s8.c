@@ -1,18 +1,26 @@
 /* ei_conv_s8.c (vectorised twin, see ei_int8_simd.h): int8 convolution and depthwise
  * convolution with the signatures and output bytes of ../ei_conv_s8.c.
  *
- * Convolution: the output plane is cut into rectangles whose pixels all see the same window of
- * kernel taps inside the input (the interior, and each band along a padded border). A rectangle's
- * pixels are taken EI_SIMD_NR at a time, output channels EI_SIMD_MR at a time, and each block
- * walks the valid taps once for all its dot products: one run of kw * c_in contiguous bytes per
- * kernel row, in the input (NHWC) and the weights (c_out, kh, kw, c_in) alike, or one run of
- * c_in / groups bytes per tap when dilated or grouped. The accumulators stay in registers across
- * the whole walk and are reduced once per block; the block's requantization is vectorised too.
- * When a rectangle or a group's channels run out, a block repeats its last pixel / channel and
- * drops those results.
+ * Convolution, the general path: the output plane is cut into rectangles whose pixels all see the
+ * same window of kernel taps inside the input (the interior, and each band along a padded
+ * border). Channels are taken EI_SIMD_MR at a time over a rectangle (their weights stay in L1),
+ * its pixels EI_SIMD_NR at a time, and each block walks the valid taps once for all its dot
+ * products: one run of kw * c_in contiguous bytes per kernel row, in the input (NHWC) and the
+ * weights (c_out, kh, kw, c_in) alike, or one run of c_in / groups bytes per tap when dilated or
+ * grouped. The accumulators stay in registers across the whole walk and are reduced once per
+ * block; the block's requantization is vectorised too. When a rectangle or a group's channels run
+ * out, a block repeats its last pixel / channel and drops those results. With AVX-512 VNNI the
+ * products are u8 x s8 (VPDPBUSD, 32 bytes a step), the window's weight sums times zp + 128 taken
+ * off the bias once per rectangle; with AVX2 they are int16 pairs (VPMADDWD / VPDPWSSD, 16 bytes).
+ *
+ * Small windows (at most 64 bytes: the stems of the KWS, IC and VWW models, narrow pointwise
+ * layers) have too few products to pay for a block's reduction: with VNNI they take
+ * ei_conv_lanes, outputs in the lanes. Without it, windows made of short runs are gathered per
+ * pixel into one run (a 320-byte stack tile).
  *
  * Depthwise (multiplier 1): 16 channels per vector (contiguous in NHWC), one tap at a time; the
- * products (x - zp) * w fit int16 (|255 * 128| < 2^15). Other multipliers take a plain loop. */
+ * products (x - zp) * w fit int16 (|255 * 128| < 2^15); with 8 channels, two pixels share a vector.
+ * Other multipliers take a plain loop. */
 #include "ei_int8_simd.h"
 
 #if EI_SIMD_MR != 4 || EI_SIMD_NR % 2 != 0
@@ -73,7 +81,7 @@ static void ei_conv_taps(int32_t base, int32_t d, int32_t kk, int32_t size, int3
 #error "AVX-512 has the registers for 4 pixels"
 #endif
 /* One 32-byte step of a run, inputs as unsigned bytes (x + 128): the window's weight sums, times
- * zp + 128, are taken off the bias beforehand (ei_conv_wsum). */
+ * zp + 128, are taken off the bias beforehand (ei_conv_bias). */
 #define EI_CONV_STEP8                                                                                           \
   {                                                                                                             \
     const __m256i a0 = _mm256_xor_si256(_mm256_maskz_loadu_epi8(mk, x0 + i), flip);                            \
@@ -109,8 +117,8 @@ static void ei_conv_taps(int32_t base, int32_t d, int32_t kk, int32_t size, int3
 
 /* sums[p * MR + j] = sum over the walk of (x[xo[p] + ...] - zp) * w[wo[j] + ...]. Offsets are summed
  * before they meet a pointer: a block's origin may lie outside the input, its taps never do. */
-EI_SIMD_KERNEL static void ei_conv_block(const int8_t *x, const int32_t *xo, const int8_t *w, const int32_t *wo, const ei_conv_walk *k,
-                          int32_t *sums)
+EI_SIMD_KERNEL static void ei_conv_block(const int8_t *x, const int32_t *xo, const int8_t *w, const int32_t *wo,
+                                         const ei_conv_walk *k, int32_t *sums)
 {
   int32_t r, q, i;
 #if EI_SIMD_AVX2
@@ -245,7 +253,8 @@ static void ei_conv_bias(const int8_t *w, const int32_t *wo, const ei_conv_walk 
       for (i = 0; i < k->len; i += 32) {
         const __mmask32 mk = k->len - i >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << (k->len - i)) - 1u);
         for (j = 0; j < EI_SIMD_MR; ++j) {
-          s[j] = _mm256_dpbusd_epi32(s[j], ones, _mm256_maskz_loadu_epi8(mk, w + (wo[j] + r * k->w_row + q * k->w_run + i)));
+          const int8_t *wp = w + (wo[j] + r * k->w_row + q * k->w_run + i);
+          s[j] = _mm256_dpbusd_epi32(s[j], ones, _mm256_maskz_loadu_epi8(mk, wp));
         }
       }
     }
@@ -307,8 +316,9 @@ static void ei_conv_store(const int32_t *sums, int32_t np, int32_t m, int32_t nm
 }
 
 #if EI_SIMD_U8DOT
-/* Bytes of the weight table ei_conv_lanes packs on the stack (several blocks of 16 channels). */
-#define EI_CONV_LANES_BYTES 2048
+/* Bytes of the weight table ei_conv_lanes packs on the stack: one block of 16 channels of the largest
+ * window (16 words of 16 x 4 bytes, 16 int32 of bias), several of smaller ones. */
+#define EI_CONV_LANES_BYTES (64 * (EI_CONV_TILE / 4) + 64)
 
 /* 8 lanes of a per-channel table from channel m (n valid, zeros above). */
 static inline __m256i ei_conv_lanes8(const int32_t *t, int32_t m, int32_t n)
@@ -317,35 +327,41 @@ static inline __m256i ei_conv_lanes8(const int32_t *t, int32_t m, int32_t n)
                 : _mm256_maskz_loadu_epi32((__mmask8)(n > 0 ? (1u << n) - 1u : 0u), t + m);
 }
 
-/* Small windows (kk <= EI_CONV_TILE bytes, one group): the block kernel's reduction and
- * requantization of 16 sums would cost more than their few products. Here the outputs are the
- * lanes instead: the weights of blocks of 16 channels are packed into [kk / 4][16][4] bytes, with
- * the bias less (zp + 128) * sum(weights) beside them, in a stack table of EI_CONV_LANES_BYTES;
- * each pixel's window is gathered once, then every 4 of its bytes, broadcast to all lanes,
- * accumulate straight into 16 outputs per block, requantized as two vectors. */
+/* Small windows (one group, at most EI_CONV_TILE bytes once each run is padded to whole words): the
+ * block kernel's reduction and requantization of 16 sums would cost more than their few products.
+ * Here the outputs are the lanes instead. The window is cut into 4-byte words, each run (a kernel
+ * row of kw * c_in bytes, or one tap's c_in when dilated) padded to whole words; the weights of
+ * blocks of 16 channels are packed to match, [word][16 channels][4 bytes] with zeros in the
+ * padding, the bias less (zp + 128) * sum(weights) beside them, in a stack table of
+ * EI_CONV_LANES_BYTES. Each word of a pixel's window, broadcast to every lane, accumulates straight
+ * into the block's 16 outputs. A window wholly inside the input is read in place, each word
+ * loaded under a byte mask (so never past a run's end); a window across a border is first
+ * gathered into a tile with the zero point in its missing taps. */
 static void ei_conv_lanes(const int32_t *g, const int8_t *x, const int8_t *w, const int32_t *bias,
                           const int32_t *mult, const int32_t *shift, int8_t *y)
 {
   const int32_t h = g[EI_QC_H], wd = g[EI_QC_W], cin = g[EI_QC_CIN], oh = g[EI_QC_OH], ow = g[EI_QC_OW];
   const int32_t cout = g[EI_QC_COUT], kh = g[EI_QC_KH], kw = g[EI_QC_KW], sh = g[EI_QC_SH], sw = g[EI_QC_SW];
   const int32_t dh = g[EI_QC_DH], dw = g[EI_QC_DW], pt = g[EI_QC_PT], pl = g[EI_QC_PL], zp = g[EI_QC_IN_ZP];
-  const int32_t kk = kh * kw * cin, nq = (kk + 3) / 4, direct = kh * kw == 1 && kk % 4 == 0;
-  const int32_t bbytes = 64 * nq + 64, per = EI_CONV_LANES_BYTES / bbytes;
+  const int32_t merged = dw == 1, len = merged ? kw * cin : cin, nrun = merged ? 1 : kw;
+  const int32_t rw = (len + 3) / 4, nq = kh * nrun * rw, bbytes = 64 * nq + 64, per = EI_CONV_LANES_BYTES / bbytes;
   const __m256i flip = _mm256_set1_epi8((char)0x80), vzp = _mm256_set1_epi32(g[EI_QC_OUT_ZP]);
   const __m256i vlo = _mm256_set1_epi32(g[EI_QC_ACT_MIN]), vhi = _mm256_set1_epi32(g[EI_QC_ACT_MAX]);
   union {
     int8_t b[EI_CONV_LANES_BYTES];
     int32_t align_;
   } tab;
-  int8_t tile[EI_CONV_TILE_ROW];
+  int8_t tile[EI_CONV_TILE];
+  int32_t qoff[EI_CONV_TILE / 4], c0, oy, ox, q, j, i, blk, r, u;
+  __mmask16 qmask[EI_CONV_TILE / 4];
   __m256i xq[EI_CONV_TILE / 4];
-  int32_t c0, oy, ox, q, j, i, blk;
-  ei_conv_walk k;
-  k.zp = zp;
-  k.x_row = dh * wd * cin;
-  k.x_run = dw * cin;
-  k.w_run = cin;
-  memset(tile, 0, sizeof(tile)); /* bytes past kk meet zero weights: any value would do */
+  /* word q: run u = q / rw (row u / nrun, tap u % nrun), bytes 4 * (q % rw) .. of that run */
+  for (q = 0; q < nq; ++q) {
+    const int32_t o = 4 * (q % rw), left = len - o;
+    u = q / rw;
+    qoff[q] = (u / nrun) * dh * wd * cin + (u % nrun) * dw * cin + o;
+    qmask[q] = (__mmask16)(left >= 4 ? 0xF : (1u << left) - 1u);
+  }
   for (c0 = 0; c0 < cout; c0 += 16 * per) {
     const int32_t nb = (cout - c0 + 15) / 16 < per ? (cout - c0 + 15) / 16 : per;
     memset(tab.b, 0, (size_t)(nb * bbytes));
@@ -353,13 +369,16 @@ static void ei_conv_lanes(const int32_t *g, const int8_t *x, const int8_t *w, co
       int8_t *wt = tab.b + blk * bbytes;
       int32_t *be = (int32_t *)(void *)(wt + 64 * nq);
       for (j = 0; j < 16 && c0 + blk * 16 + j < cout; ++j) {
-        const int32_t m = c0 + blk * 16 + j;
+        const int8_t *wm = w + (c0 + blk * 16 + j) * kh * kw * cin;
         uint32_t sum = 0;
-        for (i = 0; i < kk; ++i) {
-          wt[(i / 4) * 64 + j * 4 + i % 4] = w[m * kk + i];
-          sum += (uint32_t)(int32_t)w[m * kk + i];
+        for (u = 0; u < kh * nrun; ++u) {
+          for (i = 0; i < len; ++i) {
+            const int8_t v = wm[u * len + i]; /* runs follow each other in the weights' (kh, kw, c_in) */
+            wt[(u * rw + i / 4) * 64 + j * 4 + i % 4] = v;
+            sum += (uint32_t)(int32_t)v;
+          }
         }
-        be[j] = (int32_t)((uint32_t)(bias ? bias[m] : 0) - (uint32_t)(zp + 128) * sum);
+        be[j] = (int32_t)((uint32_t)(bias ? bias[c0 + blk * 16 + j] : 0) - (uint32_t)(zp + 128) * sum);
       }
     }
     for (oy = 0; oy < oh; ++oy) {
@@ -368,23 +387,32 @@ static void ei_conv_lanes(const int32_t *g, const int8_t *x, const int8_t *w, co
       ei_conv_taps(y0, dh, kh, h, &ky0, &ky1);
       for (ox = 0; ox < ow; ++ox) {
         const int32_t x0 = ox * sw - pl;
-        const int8_t *src = tile;
         int8_t *yp = y + (oy * ow + ox) * cout;
         int32_t kx0, kx1;
         ei_conv_taps(x0, dw, kw, wd, &kx0, &kx1);
-        if (direct && ky1 > ky0 && kx1 > kx0) {
-          src = x + (y0 * wd + x0) * cin;
+        if (ky1 - ky0 == kh && kx1 - kx0 == kw) {
+          const int8_t *src = x + (y0 * wd + x0) * cin;
+          for (q = 0; q < nq; ++q) {
+            xq[q] = _mm256_xor_si256(_mm256_broadcastd_epi32(_mm_maskz_loadu_epi8(qmask[q], src + qoff[q])), flip);
+          }
         } else {
-          k.nky = kx1 > kx0 ? ky1 - ky0 : 0;
-          k.nrun = dw == 1 ? 1 : kx1 - kx0;
-          k.len = dw == 1 ? (kx1 - kx0) * cin : cin;
-          ei_conv_window(x, ((y0 + ky0 * dh) * wd + x0 + kx0 * dw) * cin, &k, (ky0 * kw + kx0) * cin,
-                         ky1 - ky0 == kh && kx1 - kx0 == kw, kw * cin, kk, tile);
-        }
-        for (q = 0; q < nq; ++q) {
-          int32_t word;
-          memcpy(&word, src + 4 * q, 4);
-          xq[q] = _mm256_xor_si256(_mm256_set1_epi32(word), flip);
+          /* the tile in the padded word layout: the zero point everywhere, then the valid taps */
+          memset(tile, (int8_t)zp, sizeof(tile));
+          for (r = ky0; r < ky1 && kx0 < kx1; ++r) {
+            const int8_t *row = x + ((y0 + r * dh) * wd + x0) * cin;
+            if (merged) {
+              ei_simd_copy(tile + r * rw * 4 + kx0 * cin, row + kx0 * cin, (kx1 - kx0) * cin);
+            } else {
+              for (u = kx0; u < kx1; ++u) {
+                ei_simd_copy(tile + (r * nrun + u) * rw * 4, row + u * dw * cin, cin);
+              }
+            }
+          }
+          for (q = 0; q < nq; ++q) {
+            int32_t word;
+            memcpy(&word, tile + 4 * q, 4);
+            xq[q] = _mm256_xor_si256(_mm256_set1_epi32(word), flip);
+          }
         }
         for (blk = 0; blk < nb; ++blk) {
           const int8_t *wt = tab.b + blk * bbytes;
@@ -395,17 +423,24 @@ static void ei_conv_lanes(const int32_t *g, const int8_t *x, const int8_t *w, co
           __m128i out;
           for (q = 0; q < nq; ++q) {
             a0 = _mm256_dpbusd_epi32(a0, xq[q], _mm256_loadu_si256((const __m256i *)(const void *)(wt + 64 * q)));
-            a1 = _mm256_dpbusd_epi32(a1, xq[q], _mm256_loadu_si256((const __m256i *)(const void *)(wt + 64 * q + 32)));
+            if (nm > 8) {
+              a1 = _mm256_dpbusd_epi32(a1, xq[q],
+                                       _mm256_loadu_si256((const __m256i *)(const void *)(wt + 64 * q + 32)));
+            }
           }
           r0.mult = ei_conv_lanes8(mult, m0, nm);
-          r1.mult = ei_conv_lanes8(mult, m0 + 8, nm - 8);
           r0.left = ei_conv_lanes8(shift, m0, nm);
-          r1.left = ei_conv_lanes8(shift, m0 + 8, nm - 8);
           r0.right = _mm256_max_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), r0.left), _mm256_setzero_si256());
-          r1.right = _mm256_max_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), r1.left), _mm256_setzero_si256());
           r0.left = _mm256_max_epi32(r0.left, _mm256_setzero_si256());
-          r1.left = _mm256_max_epi32(r1.left, _mm256_setzero_si256());
-          out = ei_simd_pack16(ei_simd_requant8(a0, r0, vzp, vlo, vhi), ei_simd_requant8(a1, r1, vzp, vlo, vhi));
+          if (nm > 8) {
+            r1.mult = ei_conv_lanes8(mult, m0 + 8, nm - 8);
+            r1.left = ei_conv_lanes8(shift, m0 + 8, nm - 8);
+            r1.right = _mm256_max_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), r1.left), _mm256_setzero_si256());
+            r1.left = _mm256_max_epi32(r1.left, _mm256_setzero_si256());
+            out = ei_simd_pack16(ei_simd_requant8(a0, r0, vzp, vlo, vhi), ei_simd_requant8(a1, r1, vzp, vlo, vhi));
+          } else {
+            out = ei_simd_pack16(ei_simd_requant8(a0, r0, vzp, vlo, vhi), _mm256_setzero_si256());
+          }
           _mm_mask_storeu_epi8(yp + m0, (__mmask16)((1u << nm) - 1u), out);
         }
       }
@@ -430,9 +465,13 @@ void ei_conv2d_s8(const int32_t *g, const int8_t *x, const int8_t *w, const int3
   ei_conv_walk whole;
   int32_t oy0, oy1, ox0, ox1;
 #if EI_SIMD_U8DOT
-  if (exact && groups == 1 && zp >= -128 && zp <= 127 && (kk <= 32 || (gather && kk <= EI_CONV_TILE))) {
-    ei_conv_lanes(g, x, w, bias, mult, shift, y);
-    return;
+  {
+    /* the lanes path's window: runs padded to whole words */
+    const int32_t words = kh * (dw == 1 ? (kw * cin + 3) / 4 : kw * ((cin + 3) / 4));
+    if (exact && groups == 1 && zp >= -128 && zp <= 127 && 4 * words <= EI_CONV_TILE && (kk <= 32 || gather)) {
+      ei_conv_lanes(g, x, w, bias, mult, shift, y);
+      return;
+    }
   }
 #endif
   whole.nky = whole.nrun = 1;
@@ -475,7 +514,8 @@ void ei_conv2d_s8(const int32_t *g, const int8_t *x, const int8_t *w, const int3
           int32_t wo[EI_SIMD_MR], b4[EI_SIMD_MR], j, oy = oy0, ox = ox0;
           for (j = 0; j < EI_SIMD_MR; ++j) {
             /* a gathered window is the weights' whole row, its taps outside the input holding the zero point */
-            wo[j] = gather ? (m + (j < nm ? j : nm - 1)) * kk : (((m + (j < nm ? j : nm - 1)) * kh + ky0) * kw + kx0) * cg;
+            const int32_t mj = m + (j < nm ? j : nm - 1);
+            wo[j] = gather ? mj * kk : ((mj * kh + ky0) * kw + kx0) * cg;
           }
           ei_conv_bias(w, wo, gather ? &whole : &k, bias, m, nm, b4);
           for (t = 0; t < npx; t += EI_SIMD_NR) {
