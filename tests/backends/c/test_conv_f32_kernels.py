@@ -232,3 +232,53 @@ def test_zoo_resnet8_matches_the_ir_reference():
     assert "accumulating into the shared buffer" in m.sources.files["rn8k.c"]
     want = run(m.graph, x)[m.graph.outputs[0]]
     np.testing.assert_allclose(m.predict(x), want, rtol=1e-4, atol=1e-6)
+
+
+CHAIN = [  # (case, fused Relu): one model whose layers take the band's and the other kernels' paths
+    (Case("t1", "band", 3, (10, 16), 9, (3, 3), pads=(1, 1, 1, 1)), True),  # column phases, runs along rows
+    (Case("t2", "band", 9, (10, 16), 12, (3, 3), (2, 2), pads=(1, 1, 1, 1)), False),  # stride 2, split rows
+    (Case("t3", "band", 12, (5, 8), 10, (5, 5), pads=(2, 1, 2, 1)), True),  # kernel-column planes (ow 6)
+    (Case("t4", "depthwise", 10, (5, 6), 10, (3, 3), (2, 2), pads=(1, 1, 1, 1), group=10), True),
+    (Case("t5", "pointwise", 10, (3, 3), 7, (1, 1)), False),
+]
+
+
+@pytest.mark.parametrize("target,tool", [("cortex-m4", "qemu-system-arm"), ("cortex-a72", "qemu-aarch64")])
+def test_cross_built_kernels_match_float64(target, tool):
+    """The kernels as a board builds them (Cortex-M4: the scalar tile; Cortex-A72: NEON vectors, one run of
+    8 outputs at a time), run under emulation, against float64 with each layer's bound carried through."""
+    import shutil
+
+    from edgeinfer.targets import get_board
+
+    board = get_board(target)
+    for t in (board.cc, tool):
+        if shutil.which(t) is None:
+            pytest.skip(f"{t} not installed (scripts/install-toolchains.sh installs it)")
+    rng = np.random.default_rng(11)
+    g = Graph("xconv")
+    g.add_input("x", (1, CHAIN[0][0].cin, *CHAIN[0][0].hw))
+    params = []
+    src = "x"
+    for c, relu in CHAIN:
+        w = rng.standard_normal((c.cout, c.cin // c.group, *c.k)).astype(np.float32)
+        b = rng.standard_normal(c.cout).astype(np.float32)
+        attrs = {"kernel_shape": list(c.k), "strides": list(c.strides), "dilations": list(c.dil),
+                 "pads": list(c.pads), "group": c.group}
+        if relu:
+            attrs.update(activation="Relu", activation_params=[0.0, float("inf")])
+        g.add_node("Conv", [src, g.add_const(f"w{c.name}", w), g.add_const(f"b{c.name}", b)], [c.name], name=c.name,
+                   **attrs)
+        params.append((c, relu, w.astype(np.float64), b.astype(np.float64)))
+        src = c.name
+    g.outputs.append(src)
+    g.infer_shapes()
+    m = CModel(g, "xconv")
+    x = rng.standard_normal((2, CHAIN[0][0].cin, *CHAIN[0][0].hw)).astype(np.float32)
+    got = m.measure(target=target, inputs=x)["outputs"][0]
+    for r in range(len(x)):
+        v, e = x[r:r + 1].astype(np.float64), np.zeros((1, *x.shape[1:]))
+        for c, relu, w, b in params:
+            v, e = _layer64(v, e, w, b, c)
+            v = np.maximum(v, 0.0) if relu else v
+        assert np.all(np.abs(got[r].reshape(v.shape) - v) <= 1.01 * e), target
