@@ -23,7 +23,7 @@ from sklearn.metrics import r2_score
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
-from sklearn.svm import SVC, SVR, NuSVC
+from sklearn.svm import SVC, SVR, LinearSVC, LinearSVR, NuSVC
 
 import edgeinfer
 from edgeinfer.errors import UnsupportedModelError
@@ -52,12 +52,15 @@ def _labels(q, model, X):
     return model.classes_[run(q, quantize_features(X, q.metadata["input_quantization"]))["label"]]
 
 
-def _c_equals_ir(q, X, name: str) -> None:
+def _c_equals_ir(q, X, name: str):
+    """The compiled C's outputs equal the integer reference on every row; returns the C model."""
     Xq = quantize_features(X, q.metadata["input_quantization"])
     ir = run(q, Xq)
-    out = edgeinfer.convert(q, name=name).run(Xq)
+    m = edgeinfer.convert(q, name=name)
+    out = m.run(Xq)
     for o in q.outputs:
         np.testing.assert_array_equal(out[o], ir[o])
+    return m
 
 
 @pytest.mark.parametrize("scheme", ["int16", "int8"])
@@ -83,13 +86,15 @@ def test_svc_c_equals_ir_on_digits(kernel, scheme):
     q = edgeinfer.quantize(model, Xtr, scheme=scheme)
     if kernel == "rbf":  # the support vectors are feature codes, as narrow as the features
         assert q.tensors["svm_vectors"].dtype == scheme
-    _c_equals_ir(q, np.concatenate([Xtr[:200], Xte]), f"fxsvm_{kernel}_{scheme}")
+    m = _c_equals_ir(q, np.concatenate([Xtr[:200], Xte]), f"fxsvm_{kernel}_{scheme}")
+    np.testing.assert_array_equal(m.predict(Xte), _labels(q, model, Xte))  # float X quantized at the edge
 
 
-@pytest.mark.parametrize("variant", ["ovo", "break_ties", "binary", "nusvc_minmax", "poly_coef0"])
+@pytest.mark.parametrize("variant", ["ovo", "break_ties", "binary", "nusvc_minmax", "poly_coef0", "linear_svc"])
 def test_svc_score_layouts_and_pipelines(variant):
-    """ovo and ovr scores, break_ties, two classes, NuSVC behind a MinMaxScaler: C == IR on every row, and
-    the integer scores order the classes as scikit-learn's float decision_function does."""
+    """ovo and ovr scores, break_ties, two classes, NuSVC behind a MinMaxScaler, LinearSVC (a linear
+    classifier, so FxDense): C == IR on every row, and the integer scores order the classes as
+    scikit-learn's float decision_function does."""
     X, y = datasets.load_iris(return_X_y=True)
     X = X.astype(np.float32)
     if variant == "binary":
@@ -97,6 +102,7 @@ def test_svc_score_layouts_and_pipelines(variant):
     model = {"ovo": SVC(decision_function_shape="ovo"), "break_ties": SVC(break_ties=True, C=0.05),
              "binary": SVC(gamma=2.0), "nusvc_minmax": make_pipeline(MinMaxScaler(), NuSVC(nu=0.3)),
              "poly_coef0": make_pipeline(StandardScaler(), SVC(kernel="poly", degree=4, coef0=1.0, gamma=0.3)),
+             "linear_svc": make_pipeline(StandardScaler(), LinearSVC()),
              }[variant].fit(X, y)
     q = edgeinfer.quantize(model, X, scheme="int16")
     Xq = quantize_features(X, q.metadata["input_quantization"])
@@ -118,6 +124,7 @@ def _regressors():
         warnings.simplefilter("ignore")
         return {"svr_rbf": SVR(C=100), "svr_poly_std": make_pipeline(StandardScaler(), SVR(kernel="poly", C=10)),
                 "svr_linear": SVR(kernel="linear", C=100), "linear": LinearRegression(),
+                "linear_svr": make_pipeline(StandardScaler(), LinearSVR(C=10, max_iter=20000, random_state=0)),
                 "gbr": GradientBoostingRegressor(n_estimators=50, random_state=0),
                 "mlp": make_pipeline(StandardScaler(),
                                      MLPRegressor(hidden_layer_sizes=(16,), max_iter=3000, random_state=0))}

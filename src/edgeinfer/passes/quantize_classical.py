@@ -28,22 +28,23 @@ The quantized graph takes integer features and never computes in floating point:
   Scaler folds into the input step: the SVM sees ``z_j = u_j (xq_j - zp_j) + c_j`` with
   ``u_j = a_j * scale_j``. rbf: the support vectors become feature codes (rounded at the
   feature scales, as narrow as the features), the squared distance is summed exactly per
-  feature and weighted by ``gamma u_j**2 log2(e)`` (a 20-bit mantissa and a shift per
-  feature) into ``t`` in Q.24, and ``2**-t`` is a 257-entry Q30 table of ``2**-f``
-  interpolated linearly, shifted by t's integer part. poly / sigmoid: ``gamma <z, sv> +
-  coef0`` is an int16 row per support vector (``gamma u_j sv_j``, power-of-two unit)
-  plus an int64 bias; poly takes degree-1 requantized products in int32 (format from the
-  calibration arguments, twice their maximum as headroom), sigmoid reads the tanh table
-  of the dense stacks over the calibration argument range (at most +-8). linear: the
-  kernel sum of each class pair collapses to one int16 weight row (exact algebra). Dual
-  coefficients are int16 at a power-of-two unit per class pair (each coefficient belongs
-  to exactly one pair), so every decision is an exact int64 sum whose sign casts libsvm's
-  vote, and a rounding shift takes it to the common int32 decision (near 2**24 at the
-  calibration maximum, less for the ovr scores: see FxSVM).
+  feature group (features of equal step) and weighted by ``gamma u_j**2 log2(e)`` (a
+  20-bit mantissa and a shift per group) into ``t`` in Q.24, and ``2**-t`` is a
+  257-entry Q30 table of ``2**-f`` interpolated linearly, shifted by t's integer part.
+  poly / sigmoid: ``gamma <z, sv> + coef0`` is an int16 row per support vector
+  (``gamma u_j sv_j``, power-of-two unit) plus an int64 bias; poly takes degree-1
+  requantized products in int32 (format from the calibration arguments, twice their
+  maximum as headroom), sigmoid reads the tanh table of the dense stacks over the
+  calibration argument range (at most +-8). linear: the kernel sum of each class pair
+  collapses to one int16 weight row (exact algebra). Dual coefficients are int16 at a
+  power-of-two unit per class pair (each coefficient belongs to exactly one pair), so
+  every decision is an exact int64 sum whose sign casts libsvm's vote, and a rounding
+  shift takes it to the common int32 decision (near 2**24 at the calibration maximum,
+  less for the ovr scores: see FxSVM).
 
-  Error bound (absolute, kernel values at most 1 for rbf and sigmoid). rbf: per-feature
-  weights are within 2**-20 relatively and each of the F terms rounds by 2**-25, so
-  ``|dt| <= 2**-20 t + F 2**-25`` and ``|dK| <= ln2 K |dt|`` is below 2**-21.4 + F 2**-25.5
+  Error bound (absolute, kernel values at most 1 for rbf and sigmoid). rbf: the group
+  weights are within 2**-20 relatively and each of the G group terms rounds by 2**-25, so
+  ``|dt| <= 2**-20 t + G 2**-25`` and ``|dK| <= ln2 K |dt|`` is below 2**-21.4 + G 2**-25.5
   (``t 2**-t <= 1/(e ln2)``); the table adds its interpolation error ``(ln2/256)**2 / 8 <
   2**-20`` and 2**-30 of rounding. sigmoid: the table's interpolation error is
   ``h**2/8 * max|tanh''|`` (h = 1/128 of the argument span: 2**-11.4 at span +-8, 2**-17
@@ -83,6 +84,7 @@ from edgeinfer.ir.ops.fixed_point import (
     EXP_CUT,
     EXP_FRAC,
     LUT_SIZE,
+    MAX_FEATURES,
     RBF_FRAC,
     SV_LIMIT,
     TANH_FRAC,
@@ -402,7 +404,12 @@ def _float_decisions(node: Node, Z: np.ndarray, sv: np.ndarray, coef: np.ndarray
     """The float model's decision values (N, P) on the SVM inputs Z, a few rows at a time."""
     out = []
     for i in range(0, len(Z), 256):
-        k = kernel_matrix(node, Z[i:i + 256], sv)
+        if node.attr("kernel_type") == "RBF":  # by the expansion (BLAS): a build-time target, 1e-12 suffices
+            z = Z[i:i + 256]
+            sq = (z * z).sum(axis=1)[:, None] - 2 * z @ sv.T + (sv * sv).sum(axis=1)[None, :]
+            k = np.exp(-float(node.attr("gamma", 1.0)) * np.maximum(sq, 0.0))
+        else:
+            k = kernel_matrix(node, Z[i:i + 256], sv)
         out.append(k @ coef[0][:, None] - rho[None, :1] if regressor else ovo_decisions(node, k, coef, rho))
     return np.concatenate(out)
 
@@ -536,37 +543,31 @@ def _int_dtype(v: np.ndarray) -> str:
 
 def _rbf_tables(sv: np.ndarray, u: np.ndarray, zp: np.ndarray, c: np.ndarray,
                 gamma: float) -> tuple[np.ndarray, dict, int]:
-    """Support vectors as feature codes, and per-feature (mult, shift, cap) giving the exponent t in Q.24.
+    """Support vectors as feature codes, and the distance weights that give the exponent t in Q.24.
 
-    ``gamma * u_j**2 * log2(e) * 2**24 = mult_j / 2**shift_j`` with mult_j in [2**19, 2**20)
-    (relative error <= 2**-20) where the shift allows; (x - v)**2 < 2**42 is capped at the
-    value beyond which the term alone passes the cut (so the kernel is 0 either way), so
-    ``mult * capped`` < 2**62 and each shifted term < 2**31."""
+    ``gamma * u_j**2 * log2(e) * 2**24 = mult / 2**shift`` with mult in [2**19, 2**20)
+    (relative error <= 2**-20) where the shift allows; features with equal (mult, shift)
+    (equal calibration ranges) share one group, so their squared distances add exactly
+    before one multiply (digits: 11 groups for 64 features). A group's sum is capped where
+    its term alone passes the cut (the kernel is 0 either way), so ``mult * capped`` < 2**62
+    and each shifted term < 2**31."""
+    if len(u) > MAX_FEATURES:
+        raise UnsupportedModelError(f"{len(u)} features: the fixed-point rbf kernel takes at most {MAX_FEATURES}")
     safe = np.where(u == 0, 1.0, u)
     vq = np.where(u == 0, zp, np.round(zp + (sv - c) / safe)).astype(np.int64)
     if np.abs(vq).max(initial=0) > SV_LIMIT:
         f = int(np.argmax(np.abs(vq).max(axis=0)))
         raise UnsupportedModelError(f"a support vector lies far outside the calibration range of feature {f} "
                                     "(beyond 2**20 integer codes); calibrate with the training data")
-    w = gamma * u * u / math.log(2) * 2.0 ** EXP_FRAC
-    mult, shift, cap = [], [], []
-    for wj in w:
-        if wj <= 0:
-            mult.append(0)
-            shift.append(0)
-            cap.append(1 << 42)
-            continue
-        sh = min(max(20 - math.frexp(wj)[1], 0), 60)
-        m = min(int(np.floor(wj * 2.0 ** sh + 0.5)), EXP_CUT + 1)
-        if m == 0:
-            mult.append(0)
-            shift.append(0)
-            cap.append(1 << 42)
-            continue
-        mult.append(m)
-        shift.append(sh)
-        cap.append(min(1 << 42, -(-((EXP_CUT + 1) << sh) // m)))
-    return vq, {"dist_mult": mult, "dist_shift": shift, "dist_cap": cap, "kernel_frac": RBF_FRAC,
+    keys = []
+    for wj in gamma * u * u / math.log(2) * 2.0 ** EXP_FRAC:
+        sh = min(max(20 - math.frexp(wj)[1], 0), 60) if wj > 0 else 0
+        m = min(int(np.floor(wj * 2.0 ** sh + 0.5)), EXP_CUT + 1) if wj > 0 else 0
+        keys.append((m, sh if m else 0))
+    groups = sorted(set(keys))
+    cap = [min(1 << 42, -(-((EXP_CUT + 1) << sh) // m)) if m else 1 << 42 for m, sh in groups]
+    return vq, {"dist_group": [groups.index(k) for k in keys], "dist_mult": [m for m, _ in groups],
+                "dist_shift": [sh for _, sh in groups], "dist_cap": cap, "kernel_frac": RBF_FRAC,
                 "kernel_table": exp2_table().tolist()}, RBF_FRAC
 
 

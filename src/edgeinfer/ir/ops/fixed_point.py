@@ -212,6 +212,7 @@ EXP_CUT = 31 << EXP_FRAC   # 2**-31 < 1 LSB of the Q30 kernel: t is clamped here
 RBF_FRAC = 30              # rbf kernel values: Q30, in [0, 2**30]
 TANH_FRAC = 15             # sigmoid kernel values: Q15 (the 257-entry tanh table of FxDense)
 SV_LIMIT = 1 << 20         # |support vector code| <= 2**20, so |x - v| < 2**21 and (x - v)**2 < 2**42
+MAX_FEATURES = 1 << 20     # so a group's sum of squares stays below 2**62
 ACC_LIMIT = 1 << 62        # every int64 sum is proven below this when the graph is built
 
 
@@ -246,16 +247,18 @@ def fx_kernel(node, x: np.ndarray, v: np.ndarray, vb: np.ndarray | None = None,
     kind = node.attr("kernel_type")
     x, v = np.asarray(x, np.int64), np.asarray(v, np.int64)
     if kind == "RBF":
-        mult = np.asarray(node.attr("dist_mult"), np.int64)
-        shift = np.asarray(node.attr("dist_shift"), np.int64)
-        cap = np.asarray(node.attr("dist_cap"), np.int64)
-        rnd = (np.int64(1) << shift) >> 1
+        group = np.asarray(node.attr("dist_group"), np.int64)
+        mult, shift, cap = (np.asarray(node.attr(a), np.int64) for a in ("dist_mult", "dist_shift", "dist_cap"))
         tab = np.asarray(node.attr("kernel_table"), np.int64)
         out = np.empty((len(x), len(v)), np.int64)
-        step = max(1, (1 << 22) // max(v.size, 1))  # rows per chunk: a few million (row, SV, feature) terms
+        step = max(1, (1 << 22) // max(len(v), 1))  # rows per chunk: a few million (row, vector) pairs
         for r in range(0, len(x), step):
-            d = x[r:r + step, None, :] - v[None, :, :]
-            t = ((np.minimum(d * d, cap) * mult + rnd) >> shift).sum(axis=2)
+            t = np.zeros((len(x[r:r + step]), len(v)), np.int64)
+            for g in range(len(mult)):
+                xg, vg = x[r:r + step, group == g], v[:, group == g]
+                # sum (x - v)**2 over the group, exact in int64 (|x|, |v| < 2**21, at most 2**20 features)
+                sq = (xg * xg).sum(axis=1)[:, None] - 2 * (xg @ vg.T) + (vg * vg).sum(axis=1)[None, :]
+                t += (np.minimum(sq, cap[g]) * mult[g] + ((1 << int(shift[g])) >> 1)) >> int(shift[g])
             t = np.minimum(t, EXP_CUT)
             f = t & ((1 << EXP_FRAC) - 1)
             i, lo = f >> (EXP_FRAC - 8), f & ((1 << (EXP_FRAC - 8)) - 1)
@@ -333,10 +336,11 @@ class FxSVM(OpDef):
     Kernel forms, inputs and attributes (every table integer, every sum exact int64):
 
     * ``RBF`` — ``FxSVM(x, vectors, coefficients, rho)``; ``vectors`` (L, F) the support
-      vectors as integer feature codes (the input quantization, scaler folded in). Per
-      feature j and vector l: ``d = x_j - v_lj``, ``t += (min(d*d, dist_cap[j]) *
-      dist_mult[j] + rnd) >> dist_shift[j]`` (rnd = half the shift), then
-      ``t = min(t, 31 << 24)`` is ``gamma * |z - sv|**2 * log2(e)`` in Q.24; the kernel
+      vectors as integer feature codes (the input quantization, scaler folded in). Features
+      with the same distance weight form a group (``dist_group[j]``, G groups); per vector l
+      and group g: ``S_g = sum of (x_j - v_lj)**2`` over its features (exact), ``t +=
+      (min(S_g, dist_cap[g]) * dist_mult[g] + rnd) >> dist_shift[g]`` (rnd = half the
+      shift), then ``t = min(t, 31 << 24)`` is ``gamma * |z - sv|**2 * log2(e)`` in Q.24; the kernel
       ``2**-t`` is ``kernel_table`` (``2**(30 - k/256)``, 257 entries) at the fraction's top 8
       bits, linearly interpolated on the next 16, shifted right by the integer part: Q30.
     * ``POLY`` / ``SIGMOID`` — ``FxSVM(x, vectors, coefficients, rho, vector_bias,
@@ -406,8 +410,12 @@ class FxSVM(OpDef):
             if kind != "POLY":
                 require(table is not None and len(table) == LUT_SIZE, node, f"kernel_table needs {LUT_SIZE} entries")
             if kind == "RBF":
-                require(all(len(node.attr(a, [])) == n_feat for a in ("dist_mult", "dist_shift", "dist_cap")),
-                        node, "dist_mult, dist_shift and dist_cap need one entry per feature")
+                n_grp = len(node.attr("dist_mult", []))
+                grp = np.asarray(node.attr("dist_group", []), np.int64)
+                require(len(grp) == n_feat and set(grp.tolist()) == set(range(n_grp))
+                        and all(len(node.attr(a, [])) == n_grp for a in ("dist_shift", "dist_cap")), node,
+                        "dist_group needs one group per feature, every group used; dist_mult, dist_shift and "
+                        "dist_cap one entry per group")
             else:
                 vb, vs = inputs[4:6]
                 require(v.dtype == "int16", node, f"{kind} vectors are int16 rows")

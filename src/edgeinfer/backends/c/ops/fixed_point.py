@@ -154,29 +154,77 @@ static int32_t ei_fx_clamp32(int64_t v)
 """
 
 
+def _rbf_kernel(ctx, node, n_feat: int, x: str) -> list[str]:
+    """Exact per-group sums of squared code distances, one 64-bit multiply and shift per group, then
+    the 2**-f table. With up to 32 groups the vectors' columns are stored group by group and each
+    group sums in a register: uint32 squares (one MULS on a Cortex-M0+) when every |x - v| < 2**16,
+    a uint32 sum when the group's worst case fits (int8 features), and no cap test where the sum
+    cannot reach the cap."""
+    g = ctx.graph
+    groups = np.asarray(node.attr("dist_group"), np.int64)
+    mult, shift, cap = (list(node.attr(a)) for a in ("dist_mult", "dist_shift", "dist_cap"))
+    n_grp = len(mult)
+    xi = np.iinfo(np.dtype(g.tensors[node.inputs[0]].dtype))
+    vv = g.const(node.inputs[1]).astype(np.int64)
+    reach = max(int(xi.max) - int(vv.min(initial=0)), int(vv.max(initial=0)) - int(xi.min))
+    narrow = reach < 1 << 16
+    square = ("const uint32_t a_ = (uint32_t)(d_ < 0 ? -d_ : d_); SQ += a_ * a_;" if narrow
+              else "SQ += (int64_t)d_ * d_;")
+    vt = ctx.ctype_of(node.inputs[1])
+    tab = ctx.const_array(f"{node.name}_exp2", np.asarray(node.attr("kernel_table")), "int32")
+    lines = ["  int64_t t_ = 0, e_;", "  int32_t n_, f_, i_;"]
+    if n_grp <= 32:
+        order = np.argsort(groups, kind="stable")
+        if np.array_equal(order, np.arange(n_feat)):
+            v, xs = ctx.ref(node.inputs[1]), f"{x}[j_]"
+        else:
+            v = ctx.const_array(f"{node.name}_vectors_by_group", vv[:, order], g.tensors[node.inputs[1]].dtype)
+            perm, _ = _table(ctx, node, "feature_of", order)
+            xs = f"{x}[{perm}[j_]]"
+        lines.append(f"  const {vt} *v_ = {v} + l_ * {n_feat};")
+        start = 0
+        for gi, (m, sh, cp) in enumerate(zip(mult, shift, cap, strict=True)):
+            stop = start + int((groups == gi).sum())
+            worst = (stop - start) * reach * reach
+            acc = "uint32_t" if narrow and worst < 1 << 32 else ("uint64_t" if narrow else "int64_t")
+            lines += ["  {", f"    {acc} s_ = 0;", f"    for (j_ = {start}; j_ < {stop}; ++j_) {{",
+                      f"      const int32_t d_ = (int32_t){xs} - (int32_t)v_[j_];",
+                      "      " + square.replace("SQ", "s_"), "    }"]
+            if m:  # constant multiplier, shift and cap: the compiler shifts 64-bit values inline
+                q = f"(s_ > {cp}LL ? (int64_t){cp}LL : (int64_t)s_)" if worst > cp else "(int64_t)s_"
+                lines.append(f"    t_ += ({q} * {m} + {(1 << sh) >> 1}LL) >> {sh};")
+            else:
+                lines.append("    (void)s_;")
+            lines.append("  }")
+            start = stop
+    else:
+        grp_t, _ = _table(ctx, node, "dist_group", groups)
+        m_t, _ = _table(ctx, node, "dist_mult", mult)
+        sh_t, _ = _table(ctx, node, "dist_shift", shift)
+        cap_t = ctx.const_array(f"{node.name}_dist_cap", np.asarray(cap), "int64")
+        lines += [f"  const {vt} *v_ = {ctx.ref(node.inputs[1])} + l_ * {n_feat};",
+                  f"  int64_t s_[{n_grp}];", f"  for (j_ = 0; j_ < {n_grp}; ++j_) s_[j_] = 0;",
+                  f"  for (j_ = 0; j_ < {n_feat}; ++j_) {{",
+                  f"    const int32_t d_ = (int32_t){x}[j_] - (int32_t)v_[j_];",
+                  "    " + square.replace("SQ", f"s_[{grp_t}[j_]]"), "  }",
+                  f"  for (j_ = 0; j_ < {n_grp}; ++j_) {{",
+                  f"    const int64_t q_ = s_[j_] > {cap_t}[j_] ? {cap_t}[j_] : s_[j_];",
+                  f"    t_ += (q_ * {m_t}[j_] + (((int64_t)1 << {sh_t}[j_]) >> 1)) >> {sh_t}[j_];", "  }"]
+    lo = (1 << (EXP_FRAC - 8)) - 1
+    return lines + [f"  if (t_ > {EXP_CUT}LL) t_ = {EXP_CUT}LL;",
+                    f"  n_ = (int32_t)(t_ >> {EXP_FRAC});",
+                    f"  f_ = (int32_t)(t_ & {(1 << EXP_FRAC) - 1});",
+                    f"  i_ = f_ >> {EXP_FRAC - 8};",
+                    f"  e_ = {tab}[i_] + ((((int64_t){tab}[i_ + 1] - {tab}[i_]) * (f_ & {lo})) >> {EXP_FRAC - 8});",
+                    "  k_ = e_ >> n_;"]
+
+
 def _svm_kernel(ctx, node, n_feat: int, x: str) -> list[str]:
     """Lines computing ``k_`` (int64) for vector ``l_`` of the node's kernel."""
     kind = node.attr("kernel_type")
-    v = ctx.ref(node.inputs[1])
     if kind == "RBF":
-        mult, _ = _table(ctx, node, "dist_mult", node.attr("dist_mult"))
-        sh, _ = _table(ctx, node, "dist_shift", node.attr("dist_shift"))
-        cap = ctx.const_array(f"{node.name}_dist_cap", np.asarray(node.attr("dist_cap")), "int64")
-        tab = ctx.const_array(f"{node.name}_exp2", np.asarray(node.attr("kernel_table")), "int32")
-        lo = (1 << (EXP_FRAC - 8)) - 1
-        return [f"  const {ctx.ctype_of(node.inputs[1])} *v_ = {v} + l_ * {n_feat};",
-                "  int64_t t_ = 0, e_;", "  int32_t n_, f_, i_;",
-                f"  for (j_ = 0; j_ < {n_feat}; ++j_) {{",
-                f"    const int64_t d_ = (int64_t){x}[j_] - v_[j_];",
-                "    int64_t d2_ = d_ * d_;",
-                f"    if (d2_ > {cap}[j_]) d2_ = {cap}[j_];",
-                f"    t_ += (d2_ * {mult}[j_] + (((int64_t)1 << {sh}[j_]) >> 1)) >> {sh}[j_];", "  }",
-                f"  if (t_ > {EXP_CUT}LL) t_ = {EXP_CUT}LL;",
-                f"  n_ = (int32_t)(t_ >> {EXP_FRAC});",
-                f"  f_ = (int32_t)(t_ & {(1 << EXP_FRAC) - 1});",
-                f"  i_ = f_ >> {EXP_FRAC - 8};",
-                f"  e_ = {tab}[i_] + ((((int64_t){tab}[i_ + 1] - {tab}[i_]) * (f_ & {lo})) >> {EXP_FRAC - 8});",
-                "  k_ = e_ >> n_;"]
+        return _rbf_kernel(ctx, node, n_feat, x)
+    v = ctx.ref(node.inputs[1])
     vb, vs = ctx.ref(node.inputs[4]), ctx.ref(node.inputs[5])
     lines = [f"  const int16_t *v_ = {v} + l_ * {n_feat};", f"  int64_t a_ = {vb}[l_];",
              f"  for (j_ = 0; j_ < {n_feat}; ++j_) a_ += (int32_t)v_[j_] * (int32_t){x}[j_];",
