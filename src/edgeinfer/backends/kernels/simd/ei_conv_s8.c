@@ -117,8 +117,8 @@ static void ei_conv_taps(int32_t base, int32_t d, int32_t kk, int32_t size, int3
 
 /* sums[p * MR + j] = sum over the walk of (x[xo[p] + ...] - zp) * w[wo[j] + ...]. Offsets are summed
  * before they meet a pointer: a block's origin may lie outside the input, its taps never do. */
-EI_SIMD_KERNEL static void ei_conv_block(const int8_t *x, const int32_t *xo, const int8_t *w, const int32_t *wo,
-                                         const ei_conv_walk *k, int32_t *sums)
+static inline void ei_conv_block(const int8_t *x, const int32_t *xo, const int8_t *w, const int32_t *wo,
+                                 const ei_conv_walk *k, int32_t *sums)
 {
   int32_t r, q, i;
 #if EI_SIMD_AVX2
@@ -315,6 +315,54 @@ static void ei_conv_store(const int32_t *sums, int32_t np, int32_t m, int32_t nm
   }
 }
 
+/* One rectangle of output pixels (all seeing the window walk k) and one block of channels: the hot
+ * loop of a convolution, one function so that a block costs no call. */
+typedef struct {
+  int32_t oy0, ox0, ox1, npx;        /* the rectangle: npx pixels from (oy0, ox0), rows ox0 .. ox1 - 1 */
+  int32_t ky0, kx0, full;            /* its first valid tap; whether every tap is valid */
+  int32_t cofs, m, nm;               /* input channel offset (group), first and valid output channels */
+  int32_t wo[EI_SIMD_MR], b4[EI_SIMD_MR];
+} ei_conv_rect;
+
+EI_SIMD_KERNEL static void ei_conv_rect_run(const int32_t *g, const int8_t *x, const int8_t *w, const int32_t *mult,
+                                            const int32_t *shift, int32_t exact, const ei_conv_walk *k,
+                                            const ei_conv_walk *whole, int32_t gather, const ei_conv_rect *rc,
+                                            int8_t *y)
+{
+  const int32_t wd = g[EI_QC_W], cin = g[EI_QC_CIN], ow = g[EI_QC_OW], cout = g[EI_QC_COUT], kw = g[EI_QC_KW];
+  const int32_t sh = g[EI_QC_SH], sw = g[EI_QC_SW], dh = g[EI_QC_DH], dw = g[EI_QC_DW];
+  const int32_t pt = g[EI_QC_PT], pl = g[EI_QC_PL];
+  int8_t tile[EI_SIMD_NR * EI_CONV_TILE_ROW];
+  int32_t t, oy = rc->oy0, ox = rc->ox0;
+  for (t = 0; t < rc->npx; t += EI_SIMD_NR) {
+    const int32_t np = rc->npx - t < EI_SIMD_NR ? rc->npx - t : EI_SIMD_NR;
+    int32_t xo[EI_SIMD_NR], yo[EI_SIMD_NR], sums[EI_SIMD_NR * EI_SIMD_MR], p;
+    for (p = 0; p < EI_SIMD_NR; ++p) {
+      xo[p] = ((oy * sh - pt + rc->ky0 * dh) * wd + ox * sw - pl + rc->kx0 * dw) * cin + rc->cofs;
+      yo[p] = (oy * ow + ox) * cout;
+      if (gather) {
+        ei_conv_window(x, xo[p], k, (rc->ky0 * kw + rc->kx0) * cin, rc->full, kw * cin, whole->len,
+                       tile + p * EI_CONV_TILE_ROW);
+        xo[p] = p * EI_CONV_TILE_ROW;
+      }
+      if (p + 1 < np && ++ox == rc->ox1) { /* the block's last pixels repeat the rectangle's last one */
+        ox = rc->ox0;
+        ++oy;
+      }
+    }
+    if (np == EI_SIMD_NR && ++ox == rc->ox1) {
+      ox = rc->ox0;
+      ++oy;
+    }
+    if (gather) {
+      ei_conv_block(tile, xo, w, rc->wo, whole, sums);
+    } else {
+      ei_conv_block(x, xo, w, rc->wo, k, sums);
+    }
+    ei_conv_store(sums, np, rc->m, rc->nm, yo, rc->b4, mult, shift, g, exact, y);
+  }
+}
+
 #if EI_SIMD_U8DOT
 /* Bytes of the weight table ei_conv_lanes packs on the stack: one block of 16 channels of the largest
  * window (16 words of 16 x 4 bytes, 16 int32 of bias), several of smaller ones. */
@@ -461,7 +509,6 @@ void ei_conv2d_s8(const int32_t *g, const int8_t *x, const int8_t *w, const int3
    * pixel by pixel, into one run of the whole window (kk bytes, the weights' own layout) */
   const int32_t gather = groups == 1 && kk <= EI_CONV_TILE && kh * kw > 1 && (merged ? kw * cin : cin) < 16 &&
                          zp >= -128 && zp <= 127;
-  int8_t tile[EI_SIMD_NR * EI_CONV_TILE_ROW];
   ei_conv_walk whole;
   int32_t oy0, oy1, ox0, ox1;
 #if EI_SIMD_U8DOT
@@ -488,8 +535,9 @@ void ei_conv2d_s8(const int32_t *g, const int8_t *x, const int8_t *w, const int3
       }
     }
     for (ox0 = 0; ox0 < ow; ox0 = ox1) {
-      int32_t kx0, kx1, t, npx, nc, gi, m;
+      int32_t kx0, kx1, gi, m;
       ei_conv_walk k;
+      ei_conv_rect rc;
       ei_conv_taps(ox0 * sw - pl, dw, kw, wd, &kx0, &kx1);
       for (ox1 = ox0 + 1; ox1 < ow; ++ox1) {
         ei_conv_taps(ox1 * sw - pl, dw, kw, wd, &a, &b);
@@ -505,46 +553,27 @@ void ei_conv2d_s8(const int32_t *g, const int8_t *x, const int8_t *w, const int3
       k.w_row = kw * cg;
       k.w_run = cg;
       k.zp = zp;
-      nc = ox1 - ox0;
-      npx = (oy1 - oy0) * nc;
+      rc.oy0 = oy0;
+      rc.ox0 = ox0;
+      rc.ox1 = ox1;
+      rc.npx = (oy1 - oy0) * (ox1 - ox0);
+      rc.ky0 = ky0;
+      rc.kx0 = kx0;
+      rc.full = ky1 - ky0 == kh && kx1 - kx0 == kw;
       for (gi = 0; gi < groups; ++gi) {
+        rc.cofs = gi * cg;
         for (m = gi * mg; m < (gi + 1) * mg; m += EI_SIMD_MR) {
           /* a block of channels at a time over the rectangle: their weights stay in L1 */
-          const int32_t nm = (gi + 1) * mg - m < EI_SIMD_MR ? (gi + 1) * mg - m : EI_SIMD_MR;
-          int32_t wo[EI_SIMD_MR], b4[EI_SIMD_MR], j, oy = oy0, ox = ox0;
+          int32_t j;
+          rc.m = m;
+          rc.nm = (gi + 1) * mg - m < EI_SIMD_MR ? (gi + 1) * mg - m : EI_SIMD_MR;
           for (j = 0; j < EI_SIMD_MR; ++j) {
             /* a gathered window is the weights' whole row, its taps outside the input holding the zero point */
-            const int32_t mj = m + (j < nm ? j : nm - 1);
-            wo[j] = gather ? mj * kk : ((mj * kh + ky0) * kw + kx0) * cg;
+            const int32_t mj = m + (j < rc.nm ? j : rc.nm - 1);
+            rc.wo[j] = gather ? mj * kk : ((mj * kh + ky0) * kw + kx0) * cg;
           }
-          ei_conv_bias(w, wo, gather ? &whole : &k, bias, m, nm, b4);
-          for (t = 0; t < npx; t += EI_SIMD_NR) {
-            const int32_t np = npx - t < EI_SIMD_NR ? npx - t : EI_SIMD_NR;
-            int32_t xo[EI_SIMD_NR], yo[EI_SIMD_NR], sums[EI_SIMD_NR * EI_SIMD_MR], p;
-            for (p = 0; p < EI_SIMD_NR; ++p) {
-              xo[p] = ((oy * sh - pt + ky0 * dh) * wd + ox * sw - pl + kx0 * dw) * cin + gi * cg;
-              yo[p] = (oy * ow + ox) * cout;
-              if (gather) {
-                ei_conv_window(x, xo[p], &k, (ky0 * kw + kx0) * cin, ky1 - ky0 == kh && kx1 - kx0 == kw, kw * cin, kk,
-                               tile + p * EI_CONV_TILE_ROW);
-                xo[p] = p * EI_CONV_TILE_ROW;
-              }
-              if (p + 1 < np && ++ox == ox1) { /* the block's last pixels repeat the rectangle's last one */
-                ox = ox0;
-                ++oy;
-              }
-            }
-            if (np == EI_SIMD_NR && ++ox == ox1) {
-              ox = ox0;
-              ++oy;
-            }
-            if (gather) {
-              ei_conv_block(tile, xo, w, wo, &whole, sums);
-            } else {
-              ei_conv_block(x, xo, w, wo, &k, sums);
-            }
-            ei_conv_store(sums, np, m, nm, yo, b4, mult, shift, g, exact, y);
-          }
+          ei_conv_bias(w, rc.wo, gather ? &whole : &k, bias, m, rc.nm, rc.b4);
+          ei_conv_rect_run(g, x, w, mult, shift, exact, &k, &whole, gather, &rc, y);
         }
       }
     }
