@@ -116,7 +116,8 @@ def test_int8_tflite_bytes_equal_reference_and_c(tflite_models, name: str) -> No
 
 
 def _gates(tflite_models) -> Graph:
-    """mlp_gates up to its QMul (FC, tanh, logistic, mul); its Concat has no interpreter op yet."""
+    """mlp_gates up to its QMul (FC, tanh, logistic, mul): the gating ops alone, for the corruption tests below
+    (the whole model, Concat included, runs in test_interp_coverage.py)."""
     from edgeinfer.frontends.tflite import from_tflite
 
     g = from_tflite(tflite_models["mlp_gates"][0])

@@ -600,3 +600,27 @@ def test_corrupt_new_op_attributes_refused(seed_files, case) -> None:
     data = seed_files[name]
     assert _status(data) == "ok"
     assert "invalid op (code 10)" in _status(_patch(data, code, word, value, elem))
+
+
+def test_conv_scratch_overlapping_its_input_refused(seed_files) -> None:
+    """Found by the fuzz target: a depthwise conv whose kernel scratch (placed by the file) overlaps x made the
+    kernel memcpy overlapping memory. Load now refuses scratch that overlaps x or y."""
+    import struct
+
+    data = seed_files["nn2"]
+    h = fmt.HEADER.unpack_from(data)
+    for i in range(h[5]):
+        rec = fmt.OP_HEAD.unpack_from(data, h[9] + i * fmt.OP_HEAD.size)
+        words = struct.unpack_from(f"<{rec[12]}I", data, h[11] + rec[11])
+        if rec[0] == fmt.OP_CONV and words[18] == fmt.CONV_DEPTHWISE:
+            x_off = fmt.TENSOR.unpack_from(data, h[8] + rec[3] * fmt.TENSOR.size)[8]
+            break
+    else:
+        raise AssertionError("no depthwise conv in the seed")
+    assert _status(data) == "ok"
+    buf = bytearray(data)
+    struct.pack_into("<I", buf, h[11] + rec[11] + 4 * 20, x_off)  # scratch_off onto x
+    import zlib
+
+    buf[12:16] = struct.pack("<I", zlib.crc32(bytes(buf[16:])) & 0xFFFFFFFF)
+    assert "invalid op (code 10)" in _status(bytes(buf))

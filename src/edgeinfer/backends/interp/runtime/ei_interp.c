@@ -60,6 +60,17 @@ static int ei_fits(uint64_t off, uint64_t count, uint64_t elem, uint64_t limit)
   return count <= limit && off + count * elem <= limit;
 }
 
+int ei_arena_apart(const ei_model_t *m, uint32_t ti, uint64_t off, uint64_t bytes)
+{
+  const ei_tensor_rec_t *t;
+  uint64_t lo;
+  if (ti == EI_NO_TENSOR) return 1;
+  t = &m->tensors[ti];
+  if (t->kind != EI_TK_ARENA) return 1;
+  lo = t->offset;
+  return lo + (uint64_t)ei_numel(t) * ei_dtype_size[t->dtype] <= off || off + bytes <= lo;
+}
+
 int ei_check_span(const ei_model_t *m, uint32_t off, uint32_t count, uint32_t elem)
 {
   return ei_in_region(off, count, elem, m->hdr->data_len);

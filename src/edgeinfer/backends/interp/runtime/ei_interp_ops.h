@@ -62,6 +62,8 @@ static inline int ei_is_int_dtype(uint32_t dt)
  * when want_dtype >= 0 / want_numel != 0. */
 const ei_tensor_rec_t *ei_check_tensor(const ei_model_t *m, const ei_op_rec_t *op, uint32_t slot,
                                        int want_dtype, uint32_t want_numel);
+/* 1 when tensor t (an index valid at load) is not in the arena or its bytes lie outside [off, off + bytes). */
+int ei_arena_apart(const ei_model_t *m, uint32_t t, uint64_t off, uint64_t bytes);
 /* Element count of a tensor record (validated at load: fits in int32 bytes). */
 uint32_t ei_numel(const ei_tensor_rec_t *t);
 /* 1 when count elements of elem bytes from data offset off lie inside the data section, aligned. */

@@ -12,12 +12,13 @@
 
 static void ei_put_(uint8_t *y, const uint8_t *x, uint32_t es)
 {
-  /* fixed-size memcpy: one load and one store, whatever the buffers' alignment */
+  /* fixed-size memmove: one load and one store, whatever the buffers' alignment (and defined even where a
+   * hostile file makes x and y overlap) */
   switch (es) {
   case 1: *y = *x; break;
-  case 2: memcpy(y, x, 2); break;
-  case 4: memcpy(y, x, 4); break;
-  default: memcpy(y, x, 8); break;
+  case 2: memmove(y, x, 2); break;
+  case 4: memmove(y, x, 4); break;
+  default: memmove(y, x, 8); break;
   }
 }
 
@@ -100,7 +101,7 @@ void ei_eval_move(const ei_model_t *m, const ei_op_rec_t *op, const void *const 
       dst += idx[d] * ds[d];
     }
     if (block && !outside) {
-      memcpy(y + (size_t)dst * es, x + (size_t)(src + (uint32_t)ei_move_src_(m, a, last, 0)) * es, (size_t)nl * es);
+      memmove(y + (size_t)dst * es, x + (size_t)(src + (uint32_t)ei_move_src_(m, a, last, 0)) * es, (size_t)nl * es);
     } else {
       for (i = 0; i < nl; ++i, dst += dl) {
         const int32_t v = outside ? -1 : ei_move_src_(m, a, last, i);
@@ -153,7 +154,7 @@ void ei_eval_gather(const ei_model_t *m, const ei_op_rec_t *op, const void *cons
       uint8_t *dst = y + ((size_t)o * a[3] + j) * row;
       if (k < 0) k += (int64_t)a[1];
       if (k < 0 || k >= (int64_t)a[1]) memset(dst, 0, row);
-      else memcpy(dst, x + ((size_t)o * a[1] + (size_t)k) * row, row);
+      else memmove(dst, x + ((size_t)o * a[1] + (size_t)k) * row, row);
     }
   }
 }

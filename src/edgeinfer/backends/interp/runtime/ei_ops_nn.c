@@ -138,8 +138,11 @@ ei_status_t ei_prepare_conv(const ei_model_t *m, const ei_op_rec_t *op)
   need = ei_conv_scratch(g, kind, chunk);
   if (kind == EI_CK_GEMM || kind == EI_CK_DEPTHWISE || soff != EI_NONE_OFF) {
     /* the gemm and depthwise kernels always need theirs; an in-place 1x1 conv asks for its tile */
+    /* ... and it must lie apart from x and y: the kernels copy x into it (memcpy of overlapping memory is
+     * undefined) and write y while reading it */
     if (soff == EI_NONE_OFF || need == 0 || soff % 4u != 0 || need > 0x7FFFFFFFu ||
-        (uint64_t)soff + 4u * need > m->hdr->arena_bytes) {
+        (uint64_t)soff + 4u * need > m->hdr->arena_bytes || !ei_arena_apart(m, op->t[0], soff, 4u * need) ||
+        !ei_arena_apart(m, op->t[3], soff, 4u * need)) {
       return EI_ERR_OP_INVALID;
     }
   }
