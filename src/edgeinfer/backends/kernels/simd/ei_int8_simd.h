@@ -3,12 +3,14 @@
  * output bytes. The host build links them (backends/c/build.py); cross builds keep choosing
  * between the reference kernels and the Cortex-M twins in ../opt.
  *
- * The weights stay in the reference layout and no kernel needs working memory, so the generated
- * C and its planned arena are the same whichever set is linked. Dot products widen int8 to int16
- * with the input zero point subtracted in the register (a tap outside the input is a skipped
- * tap, as in the reference), then multiply-add pairs into int32 lanes: VPMADDWD, or VPDPWSSD
- * where AVX-512 VNNI / AVX-VNNI exists. Without AVX2 the same loops run as plain C written for
- * the auto-vectoriser (tested at -O2 and -O3 alike).
+ * The weights stay in the reference layout and no kernel needs planned working memory (the most
+ * any takes is ei_conv_lanes' 1,088-byte weight table on the stack), so the generated C and its
+ * arena are the same whichever set is linked. Dot products run on int8 inputs as u8 x s8 with
+ * AVX-512 VNNI (VPDPBUSD, x + 128 against the weights, the zero point's share taken off the
+ * bias), otherwise widened to int16 with the input zero point subtracted in the register (a tap
+ * outside the input is a skipped tap, as in the reference) and multiplied-added in pairs
+ * (VPMADDWD, or VPDPWSSD with AVX-VNNI). Without AVX2 the same loops run as plain C written for
+ * the auto-vectoriser. Tests build all three (-O3 -march=native, -O3 -mavx2, -O2).
  *
  * Requantization is TFLite's MultiplyByQuantizedMultiplier without the 64-bit division: for a
  * multiplier b >= 0, SaturatingRoundingDoublingHighMul(a, b) == (a * b + 2^30) >> 31 (floor) for
@@ -188,7 +190,7 @@ static inline ei_simd_rq8 ei_simd_rq8_set1(int32_t mult, int32_t shift)
   return r;
 }
 
-/* 8 accumulators -> 8 int32 outputs, zero point added and clamped to [lo, hi] (lanes of zlh). */
+/* 8 accumulators -> 8 int32 outputs, zero point added and clamped to [lo, hi]. */
 static inline __m256i ei_simd_requant8(__m256i acc, ei_simd_rq8 r, __m256i zp, __m256i lo, __m256i hi)
 {
   const __m256i v = _mm256_add_epi32(ei_simd_mbqm8(acc, r.mult, r.left, r.right), zp);
