@@ -67,6 +67,8 @@ CASES = [
     Case("im2col_stride5", "im2col", 4, (26, 27), 6, (5, 5), (5, 5), pads=(1, 2, 0, 1)),
     Case("im2col_1x1_s2", "im2col", 16, (15, 16), 13, (1, 1), (2, 2)),
     Case("pointwise", "pointwise", 19, (7, 9), 21, (1, 1), act=(-1.0, 1.0)),
+    Case("pointwise_6x6_in_place", "pointwise", 24, (6, 6), 21, (1, 1), act=(0.0, 6.0)),  # 12-pixel blocks
+    Case("pointwise_3x3", "pointwise", 13, (3, 3), 40, (1, 1)),
     Case("depthwise_s2", "depthwise", 12, (15, 14), 12, (3, 3), (2, 2), pads=(1, 1, 1, 1), group=12),
     Case("depthwise_s2_pad0_wide", "depthwise", 5, (11, 37), 5, (3, 3), (2, 2), pads=(0, 0, 1, 1), group=5),
     Case("depthwise_flat", "depthwise", 10, (25, 5), 10, (3, 3), pads=(1, 1, 1, 1), group=10, act=(0.0, 6.0)),
@@ -121,7 +123,15 @@ def _add_case(g: Graph, i: int, c: Case) -> None:
              "group": c.group}
     if c.act is not None:
         attrs.update(activation="Clip", activation_params=list(c.act))
-    g.add_node("Conv", [f"xr{i}", g.add_const(f"w{i}", w), g.add_const(f"b{i}", b)], [f"y{i}"], name=c.name, **attrs)
+    if "in_place" in c.name:
+        # an arena output (a Relu, exact on the clamped values, writes the graph output) that the planner
+        # can lay over the conv's input
+        g.add_node("Conv", [f"xr{i}", g.add_const(f"w{i}", w), g.add_const(f"b{i}", b)], [f"c{i}"], name=c.name,
+                   **attrs)
+        g.add_node("Relu", [f"c{i}"], [f"y{i}"])
+    else:
+        g.add_node("Conv", [f"xr{i}", g.add_const(f"w{i}", w), g.add_const(f"b{i}", b)], [f"y{i}"], name=c.name,
+                   **attrs)
     g.outputs.append(f"y{i}")
 
 
@@ -154,6 +164,9 @@ def test_conv_kernel_path_matches_float64(model, i):
     fn = {"band": "ei_conv2d_gemm_f32", "im2col": "ei_conv2d_gemm_f32", "pointwise": "ei_conv1x1_f32",
           "depthwise": "ei_dwconv2d_f32", "direct": "ei_conv2d_f32"}[c.path]
     assert fn + "(" in call, call
+    if "in_place" in c.name:  # the planner gave output and input one buffer
+        args = call[call.index(fn + "(") + len(fn) + 1:call.rindex(")")].split(", ")
+        assert args[1] == args[-1], call
     node = next(n for n in m.graph.nodes if n.name == c.name)
     if c.path in ("band", "im2col"):
         geom = cnn._geom_values(m.graph, node)
@@ -182,32 +195,36 @@ def _layer64(v: np.ndarray, e: np.ndarray, w: np.ndarray, b: np.ndarray, c: Case
     return _conv64(v, w, b, c), n * U / (1 - n * U) * mag + _conv64(e, np.abs(w), np.zeros_like(b), c)
 
 
-def test_residual_add_accumulates_into_the_skip_buffer():
+@pytest.mark.parametrize("k2,hw", [(3, (12, 16)), (1, (6, 6))])
+def test_residual_add_accumulates_into_the_skip_buffer(k2, hw):
     """A conv without activation followed by Add writes its sum into the skip tensor's buffer (the band
-    kernel's accumulate path): relu(c2(relu(c1(h))) + h), h = relu(c0(x)), against float64 with the
-    three convs' rounding bounds carried through (one more rounding for the Add)."""
+    kernel's and the pointwise kernel's accumulate paths): relu(c2(relu(c1(h))) + h), h = relu(c0(x)),
+    against float64 with the three convs' rounding bounds carried through (one more rounding for the Add)."""
     rng = np.random.default_rng(7)
-    g = Graph("resk")
-    g.add_input("x", (1, 6, 12, 16))
-    ws = [rng.standard_normal((6, 6, 3, 3)).astype(np.float32) for _ in range(3)]
-    bs = [rng.standard_normal(6).astype(np.float32) for _ in range(3)]
-    conv = {"kernel_shape": [3, 3], "strides": [1, 1], "dilations": [1, 1], "pads": [1, 1, 1, 1], "group": 1}
+    name = f"resk{k2}"
+    g = Graph(name)
+    g.add_input("x", (1, 16, *hw))
+    ks = (3, 3, k2)
+    ws = [rng.standard_normal((16, 16, k, k)).astype(np.float32) for k in ks]
+    bs = [rng.standard_normal(16).astype(np.float32) for _ in ks]
     relu = {"activation": "Relu", "activation_params": [0.0, float("inf")]}
+    cases = [Case("c", "band", 16, hw, 16, (k, k), pads=(k // 2,) * 4) for k in ks]
     for i, (src, dst) in enumerate((("x", "h"), ("h", "a"), ("a", "r"))):
+        conv = {"kernel_shape": [ks[i]] * 2, "strides": [1, 1], "dilations": [1, 1], "pads": [ks[i] // 2] * 4,
+                "group": 1}
         g.add_node("Conv", [src, g.add_const(f"w{i}", ws[i]), g.add_const(f"b{i}", bs[i])], [dst], name=f"c{i}",
                    **conv, **(relu if i < 2 else {}))
     g.add_node("Add", ["r", "h"], ["s"], name="add")
     g.add_node("Relu", ["s"], ["y"], name="relu")
     g.outputs.append("y")
     g.infer_shapes()
-    m = CModel(g, "resk")
-    assert "computed by c2, accumulating" in m.sources.files["resk.c"]
-    x = rng.standard_normal((1, 6, 12, 16)).astype(np.float32)
-    case = Case("c", "band", 6, (12, 16), 6, (3, 3), pads=(1, 1, 1, 1))
+    m = CModel(g, name)
+    assert "computed by c2, accumulating" in m.sources.files[f"{name}.c"]
+    x = rng.standard_normal((1, 16, *hw)).astype(np.float32)
     v, e = x.astype(np.float64), np.zeros(x.shape)
     h = eh = v
     for i in range(3):
-        v, e = _layer64(v, e, ws[i].astype(np.float64), bs[i].astype(np.float64), case)
+        v, e = _layer64(v, e, ws[i].astype(np.float64), bs[i].astype(np.float64), cases[i])
         if i < 2:
             v = np.maximum(v, 0.0)
         if i == 0:
