@@ -5,10 +5,12 @@
  * vectors per channel row at -O3 -march=native, plain scalar code on a Cortex-M4). The weights are
  * packed at generation time as [ceil(M/8)][K][8] (zero rows past M) so the k loop reads one
  * contiguous group of 8 per step; the input rows are read straight from the activation tensor
- * (1x1 conv) or from an im2col slice of the arena (any other conv) built one chunk of output rows at
- * a time, so the zero padding costs nothing in the hot loop. Depthwise conv copies one channel at a
- * time into a zero-bordered scratch plane, which both removes border tests and makes it legal to
- * write the output over the input (the planner shares their buffer). */
+ * (1x1 conv), from a band of zero-padded input rows split by stride phase (any other conv: the tile
+ * reads each tap's 8 consecutive floats of the band, see "Direct convolution from a band" below) or,
+ * where no band fits, from an im2col slice of the arena built one chunk of output rows at a time, so
+ * the zero padding costs nothing in the hot loop. Depthwise conv copies one channel at a time into a
+ * zero-bordered scratch plane, which both removes border tests and makes it legal to write the
+ * output over the input (the planner shares their buffer). */
 #include <string.h>
 #include "ei_nn.h"
 

@@ -52,8 +52,10 @@ void ei_gemm_f32(const float *wp, const float *bias, int32_t m, int32_t k, const
 void ei_conv1x1_f32(const int32_t *geom, const float *x, const float *wp, const float *bias, float act_min,
                     float act_max, int32_t accumulate, float *scratch, float *y);
 
-/* Any group-1 conv: im2col of chunk_rows output rows at a time into scratch
- * (c_in * kh * kw * roundup(chunk_rows * ow, EI_GEMM_NR) floats), then the GEMM. */
+/* Any group-1 conv. scratch: c_in * kh * kw * roundup(chunk_rows * ow, EI_GEMM_NR) floats (an im2col
+ * slice of chunk_rows output rows). The kernel fills it with a band of zero-padded input rows, as many
+ * output rows at a time as fit, and runs the GEMM tile on the band in place (strides up to 4, at most
+ * 64 taps, not a strided 1x1 conv; see ei_gemm.c), else with im2col slices of chunk_rows rows. */
 void ei_conv2d_gemm_f32(const int32_t *geom, const float *x, const float *wp, const float *bias, float act_min,
                         float act_max, int32_t accumulate, int32_t chunk_rows, float *scratch, float *y);
 
