@@ -590,6 +590,7 @@ NEW_OP_CORRUPTIONS = [
     ("qall16", fmt.OP_QFC, 5, 15, 0),                     # an int16 requantization shift beyond 14
     ("qall16", fmt.OP_QBINARY, 9, 16, None),              # int16 add with 16 bits of headroom (int32 overflow)
     ("qall16", fmt.OP_QSOFTMAX, 4, 3, None),              # int16 softmax with a diff_min
+    ("qall8", fmt.OP_QSOFTMAX, 4, -255, None),            # diff << left_shift past int32 (found by the fuzz target)
     ("qall16", fmt.OP_QACT, 4, 40, None),                 # int16 logistic shift beyond 31
 ]
 

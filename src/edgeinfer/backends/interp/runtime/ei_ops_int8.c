@@ -300,10 +300,15 @@ ei_status_t ei_prepare_qsoftmax(const ei_model_t *m, const ei_op_rec_t *op)
   const int32_t *q = (const int32_t *)(const void *)(a + 2);
   const int dt = ei_qdt_(m, op, 0);
   uint64_t n;
-  /* n <= 2^16: the int16 kernel's int32 sum of n values below 2^15 cannot overflow */
+  /* n <= 2^16: the int16 kernel's int32 sum of n values below 2^15 cannot overflow; int8: the kernel scales
+   * every difference it keeps (diff >= diff_min, and diff >= -255) by 2^left_shift in int32, so
+   * min(255, -diff_min) << left_shift must stay within 2^31 (TFLite's diff_min guarantees it) */
   if (op->attr_words != 5 || op->n_in != 1 || op->n_out != 1 || a[0] == 0 || a[1] == 0 || a[1] > 0x10000u ||
-      dt < 0 || (dt == EI_DT_I16 ? (!ei_qmult_(q[0], q[1]) || q[2] != 0) : (q[0] < 0 || q[1] < 0 || q[1] > 31 ||
+      dt < 0 || (dt == EI_DT_I16 ? (!ei_qmult_(q[0], q[1]) || q[2] != 0) : (q[0] < 0 || q[1] < 0 || q[1] > 30 ||
                                                                          q[2] > 0))) {
+    return EI_ERR_OP_INVALID;
+  }
+  if (dt == EI_DT_I8 && ((uint64_t)(q[2] < -255 ? 255 : -q[2]) << q[1]) > ((uint64_t)1 << 31)) {
     return EI_ERR_OP_INVALID;
   }
   n = (uint64_t)a[0] * a[1];
