@@ -670,8 +670,8 @@ typedef struct {
 } ei_band_run_t;
 
 /* Rows [0, mr) of lanes t[0, 8) (row pitch 16), run `run`, into y (the chunk's first output row of the
- * panel's first channel); in a flattened run, the lanes in the wq - ow columns past a row's end are
- * dropped. */
+ * panel's first channel), one output at a time: a run that ends a row or a chunk (runs that are 8
+ * consecutive outputs are stored from the tile's registers); lanes on columns past ow are dropped. */
 static void ei_band_store(const float *t, int32_t mr, const ei_band_run_t *run, int32_t wq, int32_t ow, float lo,
                           float hi, int32_t accum, float *y, int32_t plane)
 {
