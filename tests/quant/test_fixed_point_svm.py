@@ -192,3 +192,36 @@ def test_cortex_m0plus_build_links_no_soft_float(kernel, tmp_path):
     assert helpers == [], f"soft-float helpers referenced: {helpers}"
     text = (tmp_path / f"m0svm_{kernel}.c").read_text()
     assert "float" not in text.replace("#include <math.h>", "") and "double" not in text.split("arena;")[-1]
+
+
+def report() -> None:
+    """The agreement table behind the floors above: ``.venv/bin/python tests/quant/test_fixed_point_svm.py``."""
+    for name in HELD_OUT_FLOOR:
+        Xtr, ytr, Xte, _ = _split(name)
+        for kernel in KERNELS:
+            model = _svc(name, kernel).fit(Xtr, ytr)
+            for scheme in ("int16", "int8"):
+                q = edgeinfer.quantize(model, Xtr, scheme=scheme)
+                held = float((_labels(q, model, Xte) == model.predict(Xte)).mean())
+                fp = q.metadata["fixed_point"]
+                print(f"{name:13s} {kernel:7s} {scheme:5s} calibration {fp['calibration_agreement']:.4f} "
+                      f"held-out {held:.4f} ({len(Xte)} rows) decision error {fp['calibration_decision_error']:.1e}")
+    Xtr, ytr, Xte, yte = _split("diabetes")
+    span = float(ytr.max() - ytr.min())
+    for name, model in _regressors().items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(Xtr, ytr)
+        for scheme in ("int16", "int8"):
+            q = edgeinfer.quantize(model, Xtr, scheme=scheme)
+            r2 = []
+            for X, y in ((Xtr, ytr), (Xte, yte)):
+                fx = run(q, quantize_features(X, q.metadata["input_quantization"]))["values"][:, 0]
+                r2 += [r2_score(y, model.predict(X)), r2_score(y, fx * q.metadata["score_scale"])]
+            err = q.metadata["fixed_point"]["calibration_max_abs_error"] / span
+            print(f"diabetes {name:12s} {scheme:5s} R^2 calibration {r2[0]:.4f} -> {r2[1]:.4f}, held-out "
+                  f"{r2[2]:.4f} -> {r2[3]:.4f}; max |error| on calibration {err:.1e} of the target range")
+
+
+if __name__ == "__main__":
+    report()
