@@ -137,6 +137,7 @@ def compare(float_model: Any, q_model: Any, X: Any, y: Any = None) -> dict[str, 
     from edgeinfer.ir.reference import run
 
     def outputs(m: Any) -> tuple[np.ndarray, Graph]:
+        g = m if isinstance(m, Graph) else m.graph
         if isinstance(m, Graph):
             xm = X
             iq = m.metadata.get("input_quantization")
@@ -144,8 +145,13 @@ def compare(float_model: Any, q_model: Any, X: Any, y: Any = None) -> dict[str, 
                 from edgeinfer.ir.ops.fixed_point import quantize_features
 
                 xm = quantize_features(X, iq)  # a fixed-point graph takes integer features
-            return np.asarray(run(m, xm)[m.outputs[-1]], np.float64), m
-        return np.asarray(m.run(X)[m.graph.outputs[-1]], np.float64), m.graph
+            raw = run(m, xm)[m.outputs[-1]]
+        else:
+            raw = m.run(X)[m.graph.outputs[-1]]
+        val = np.asarray(raw, np.float64)
+        if "score_scale" in g.metadata and np.issubdtype(np.asarray(raw).dtype, np.integer):
+            val = val * g.metadata["score_scale"]  # fixed-point scores / values back in float units
+        return val, g
 
     (a, ga), (b, gb) = outputs(float_model), outputs(q_model)
     a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
@@ -159,4 +165,7 @@ def compare(float_model: Any, q_model: Any, X: Any, y: Any = None) -> dict[str, 
             yy = np.asarray(y).reshape(-1)
             out["float_accuracy"], out["quantized_accuracy"] = float((pa == yy).mean()), float((pb == yy).mean())
             out["accuracy_drop"] = out["float_accuracy"] - out["quantized_accuracy"]
+    elif y is not None:
+        yy = np.asarray(y, np.float64).reshape(-1)
+        out["float_mae"], out["quantized_mae"] = float(np.abs(a[:, 0] - yy).mean()), float(np.abs(b[:, 0] - yy).mean())
     return out

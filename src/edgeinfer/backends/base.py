@@ -106,6 +106,9 @@ class CompiledModel:
             return np.asarray(md["classes"])[idx]
         if md.get("task") == "regression":
             y = outs[self.graph.outputs[0]]
+            if "score_scale" in md and np.issubdtype(y.dtype, np.integer):
+                # a fixed-point regressor returns integers in units of score_scale: give target units
+                y = y.astype(np.float64) * md["score_scale"]
             y = y.reshape(len(y), -1)
             return y[:, 0] if y.shape[1] == 1 else y
         return outs[self.graph.outputs[0]]
