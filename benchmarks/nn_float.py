@@ -13,9 +13,10 @@ runtimes run the twin; the script checks that all outputs agree before timing an
 symmetric padding differs from TensorFlow's 'same' (DS-CNN's first conv, every stride-2 3x3 conv) the
 twin has an explicit ZeroPadding2D, so TFLite gets a PAD op there.
 
-Latency: batch 1, one thread, best of ``--repeats`` rounds of a timed loop. edgeinfer's C (the host build of
-backends/c/build.py: gcc -O3 -march=native) is timed inside C: one ctypes call runs
-``<name>_infer`` over many copies of the input, so the figure carries no Python overhead.
+Latency: batch 1, one thread, best of 21 rounds (3 with ``--quick``) of a timed loop: on a shared machine the
+best of fewer rounds still often carried another process's burst, for one runtime and not the other.
+edgeinfer's C (the host build of backends/c/build.py: gcc -O3 -march=native) is timed inside C: one
+ctypes call runs ``<name>_infer`` over many copies of the input, so the figure carries no Python overhead.
 RAM: edgeinfer's planned arena (intermediate tensors;
 input and output are the caller's buffers) and that plus input and output, against TFLM's arena as its
 own allocation report gives it (it holds inputs, outputs and its bookkeeping). Flash: edgeinfer's
@@ -327,7 +328,7 @@ def run(quick: bool) -> dict[str, Any]:
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    rounds = 3 if quick else 7
+    rounds = 3 if quick else 21
     results: dict[str, Any] = {"machine": f"{platform.machine()} {os.cpu_count()} cpus",
                                "method": "batch 1, 1 thread, float32, best of rounds", "models": {}}
     for name in MODELS:
