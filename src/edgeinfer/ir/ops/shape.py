@@ -261,7 +261,13 @@ class Gather(_Movement):
         a = node.attr("axis", 0) % x.ndim
         ind = np.asarray(ind).astype(np.int64)
         ind = np.where(ind < 0, ind + x.shape[a], ind)
-        return (np.take(x, ind, axis=a),)
+        bad = (ind < 0) | (ind >= x.shape[a])
+        y = np.take(x, np.where(bad, 0, ind), axis=a) if x.shape[a] else np.zeros(
+            x.shape[:a] + ind.shape + x.shape[a + 1:], x.dtype)
+        if bad.any():  # an index outside the axis reads zeros (run-time data must never read out of bounds)
+            sel = (slice(None),) * a + (bad,)
+            y[sel] = 0
+        return (y,)
 
 
 def pad_widths(node, rank: int) -> list[tuple[int, int]]:

@@ -89,9 +89,19 @@ class Mul(_Binary):
 
 
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if np.issubdtype(np.asarray(a).dtype, np.integer):
-        return np.trunc(a / b).astype(np.asarray(a).dtype)  # ONNX integer Div truncates (C semantics)
-    return np.divide(a, b)
+    """Float division, or integer division truncating toward zero as C (and ONNX) does.
+
+    An integer division by zero, undefined in C (a crash on most CPUs), is defined here as 0, and
+    the generated C and the interpreter test for it, so a zero divisor in the data never traps."""
+    a, b = np.asarray(a), np.asarray(b)
+    if not np.issubdtype(a.dtype, np.integer):
+        return np.divide(a, b)
+    bs = np.where(b == 0, 1, b).astype(b.dtype)
+    with np.errstate(all="ignore"):  # INT_MIN / -1 wraps, as the C computes it
+        q = np.floor_divide(a, bs)
+        r = a - q * bs
+        q = q + ((r != 0) & ((a < 0) != (bs < 0))).astype(q.dtype)
+    return np.where(b == 0, 0, q).astype(a.dtype)
 
 
 @register_unless_defined

@@ -168,6 +168,8 @@ def gather(ctx, node) -> str:
             f"  for (j = 0; j < {n_idx}; ++j) {{\n"
             f"    int32_t k = (int32_t)ind[j];\n"
             f"    if (k < 0) k += {n_axis};\n"
+            f"    if (k < 0 || k >= {n_axis}) {{  /* an index outside the axis gives zeros, never a stray read */\n"
+            f"      memset(y + (o * {n_idx} + j) * {inner}, 0, {inner} * sizeof({t}));\n      continue;\n    }}\n"
             f"    memcpy(y + (o * {n_idx} + j) * {inner}, x + (o * {n_axis} + k) * {inner}, "
             f"{inner} * sizeof({t}));\n  }}\n}}")
 

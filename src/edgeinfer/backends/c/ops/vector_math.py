@@ -35,6 +35,14 @@ def binary(ctx, node) -> str:
         expr = f"({t})({expr})"
         if node.op == "Pow":  # double holds every int32 power exactly; int64 ones up to 2^53
             expr = f"({t})pow((double)A[sa], (double)B[sb])"
+        if node.op == "Div":  # x / 0 is 0 (a trap in C); INT_MIN / -1 wraps (undefined in C)
+            if t in ("int64_t", "uint64_t"):
+                neg = f"({t})(0u - (uint64_t)A[sa])" if t == "int64_t" else "0"
+                expr = f"(B[sb] == 0 ? ({t})0 : B[sb] == ({t})-1 ? {neg} : ({t})(A[sa] / B[sb]))"
+                if t == "uint64_t":
+                    expr = f"(B[sb] == 0 ? ({t})0 : ({t})(A[sa] / B[sb]))"
+            else:  # every narrower type's quotient fits int64, INT32_MIN / -1 included
+                expr = f"(B[sb] == 0 ? ({t})0 : ({t})((int64_t)A[sa] / (int64_t)B[sb]))"
     head = (f"const {ta} *A = {ctx.ref(node.inputs[0])}; const {tb} *B = {ctx.ref(node.inputs[1])};"
             f" {t} *Y = {ctx.ref(node.outputs[0])};\n")
     n = int(np.prod(out))

@@ -56,9 +56,11 @@ void ei_quantize_f32_s8(const float *x, float scale, int32_t zp, int32_t n, int8
 {
   int32_t i;
   for (i = 0; i < n; ++i) {
-    const float v = x[i] / scale;
+    float v = x[i] / scale, t;
+    /* (int32_t) of NaN or of a value beyond int32 is undefined: clamp first (past any code) */
+    v = v != v ? 0.0f : (v < -1.0e6f ? -1.0e6f : (v > 1.0e6f ? 1.0e6f : v));
     /* std::round without <math.h>: truncate, then step away from zero on a half or more */
-    float t = (float)(int32_t)v;
+    t = (float)(int32_t)v;
     int32_t r;
     if (v - t >= 0.5f) {
       t += 1.0f;
