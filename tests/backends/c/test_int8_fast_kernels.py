@@ -349,3 +349,15 @@ def test_planner_lets_a_residual_add_write_over_its_dying_operand():
     m = edgeinfer.convert(g, name="residual_int8")
     assert m.sources.arena_bytes == 2 * 64
     np.testing.assert_array_equal(np.asarray(m.predict(x)).reshape(50, 64), run(g, x)["out"])
+
+
+def test_every_reference_function_has_its_twin():
+    """The host build replaces a reference file by its twin: a function added to one and not the other
+    would fail to link (or vanish) on the host only."""
+    import re
+
+    defined = re.compile(r"^(?!static)[a-z][\w \*]*?\b(ei_\w+)\(", re.M)
+    for f in FILES:
+        ref = set(defined.findall((KERNEL_DIR / f"{f}.c").read_text()))
+        twin = set(defined.findall((SIMD_KERNEL_DIR / f"{f}.c").read_text()))
+        assert ref and ref == twin, f"{f}.c: reference defines {sorted(ref)}, its simd twin {sorted(twin)}"
