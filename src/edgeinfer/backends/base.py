@@ -16,10 +16,21 @@ from edgeinfer.errors import EdgeInferError, InputError
 from edgeinfer.ir.graph import Graph
 
 
+def refuse_non_finite(arr: np.ndarray) -> None:
+    """Raise the NaN/inf refusal naming the first bad row and feature (none found: return)."""
+    bad = np.argwhere(~np.isfinite(arr.reshape(len(arr), -1)))
+    if bad.size:
+        raise InputError(f"input contains NaN or infinity (first at row {bad[0][0]}, "
+                         f"feature {bad[0][1]}); impute or drop those values first")
+
+
 class CompiledModel:
     """A Graph made runnable by one backend."""
 
     backend = "base"
+    # True where the backend scans a float batch for NaN/inf itself, fused with a pass it makes anyway
+    # (the torch backend: the batch's range); it calls ``refuse_non_finite`` when it finds one
+    scans_finite = False
 
     def __init__(self, graph: Graph, name: str) -> None:
         self.graph = graph
@@ -71,12 +82,11 @@ class CompiledModel:
         if arr.ndim != len(want) + 1 or tuple(arr.shape[1:]) != want:
             raise InputError(f"model {self.name!r} expects samples of shape {want} "
                              f"(so X of shape (n, {', '.join(map(str, want))})), got {arr.shape}")
-        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
-            bad = np.argwhere(~np.isfinite(arr.reshape(len(arr), -1)))
-            raise InputError(f"input contains NaN or infinity (first at row {bad[0][0]}, "
-                             f"feature {bad[0][1]}); impute or drop those values first")
         dt = np.dtype(t.dtype)
         iq = self.graph.metadata.get("input_quantization")
+        if np.issubdtype(arr.dtype, np.floating) and not (self.scans_finite and iq is None) \
+                and not np.isfinite(arr).all():
+            refuse_non_finite(arr)
         if iq is not None and np.issubdtype(arr.dtype, np.floating):
             # a fixed-point model: float features are quantized here, as firmware would quantize them
             from edgeinfer.ir.ops.fixed_point import quantize_features

@@ -13,13 +13,14 @@ model's on every row; the saved files carry the flag as their last output for a 
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgeinfer.backends.base import CompiledModel
+from edgeinfer.backends.base import CompiledModel, refuse_non_finite
 from edgeinfer.errors import EdgeInferError
 from edgeinfer.ir.cost import graph_cost
 from edgeinfer.ir.graph import Graph
@@ -61,16 +62,42 @@ def _program_class() -> type:
             return [k for _, k in self.kernels if isinstance(k, TreeKernel)]
 
         def forward(self, x: torch.Tensor) -> tuple:
+            env, unsure = self._run_nodes(x, self.kernels)
+            return (*[env[o] for o in self.graph.outputs], unsure)
+
+        def _run_nodes(self, x: torch.Tensor, kernels: list) -> tuple[dict[str, Any], torch.Tensor]:
             env: dict[str, Any] = dict(self.consts)
             env[self.graph.inputs[0]] = x
             unsure = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
-            for node, kernel in self.kernels:
+            for node, kernel in kernels:
                 ys = kernel(*[env[i] if i else None for i in node.inputs])
                 if len(ys) == len(node.outputs) + 1:
                     unsure = unsure | ys[-1]
                     ys = ys[:-1]
                 env.update(zip(node.outputs, ys, strict=True))
-            return (*[env[o] for o in self.graph.outputs], unsure)
+            return env, unsure
+
+        def label_kernel(self) -> Any:
+            """The last node's ``labels`` function when the graph's first output is its label (a
+            classifier whose scores nothing else reads), else None."""
+            if not self.kernels:
+                return None
+            node, kernel = self.kernels[-1]
+            if node.outputs[0] != self.graph.outputs[0] or self.graph.metadata.get("task") != "classification":
+                return None
+            return getattr(kernel, "labels", None)
+
+        def labels(self, x: torch.Tensor, absmax: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+            """Label index and "not certified" flag per row, the scores never computed (``predict``).
+
+            ``absmax`` (max |x| of the batch, when the caller has it) reaches the label kernel only if
+            that kernel reads the graph input itself.
+            """
+            env, unsure = self._run_nodes(x, self.kernels[:-1])
+            node, kernel = self.kernels[-1]
+            first = node.inputs[0]  # the data; a label kernel holds its own constants
+            label, flag = kernel.labels(env[first], absmax=absmax if first == self.graph.inputs[0] else None)
+            return label, unsure | flag
 
     return Program
 
@@ -103,6 +130,15 @@ class TorchModel(CompiledModel):
         self.program = _program_class()(self.graph, self.device, self.options)
         first = self.graph.tensors[self.graph.inputs[0]]
         self._one_at_a_time = bool(first.shape and first.shape[0] == 1)
+        # float batches are scanned for NaN/inf here, in torch, by the pass that also gives the batch's
+        # range (which the linear models' label certificate needs): check_input then skips its own scan
+        self.scans_finite = (np.issubdtype(self.input_dtype, np.floating)
+                             and self.graph.metadata.get("input_quantization") is None)
+        self._label_fn = None if self._one_at_a_time else self.program.label_kernel()
+        classes = self.graph.metadata.get("classes")
+        self._classes = None if classes is None else np.asarray(classes)
+        self._classes_are_indices = bool(self._classes is not None and np.issubdtype(self._classes.dtype, np.integer)
+                                         and np.array_equal(self._classes, np.arange(len(self._classes))))
 
     @property
     def strategies(self) -> list[str]:
@@ -123,8 +159,53 @@ class TorchModel(CompiledModel):
             torch.set_num_threads(self.threads)
         with torch.inference_mode():
             x = torch.from_numpy(arr).to(self.device)
+            self._scan(x, arr)
             outs = self.program(x)
         return [o.cpu().numpy() for o in outs]
+
+    def _scan(self, x: Any, arr: np.ndarray, want_range: bool = False) -> float | None:
+        """Refuse NaN/inf (``base.refuse_non_finite``'s message) in one pass over the batch, and return
+        max |x| from that same pass when ``want_range`` (the linear models' certificate uses it).
+
+        Without a range the pass is a sum: finite unless some value is NaN/inf, or the sum of finite
+        values overflowed (then the full scan finds nothing and the batch goes on).
+        """
+        import torch
+
+        if not self.scans_finite or not x.numel():
+            return None
+        if not want_range:
+            if not math.isfinite(float(x.sum())):
+                refuse_non_finite(arr)
+            return None
+        lo, hi = (float(v) for v in torch.aminmax(x))  # NaN anywhere makes both NaN
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            refuse_non_finite(arr)
+        return max(-lo, hi)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Labels through the program's label-only path (no scores computed) where it has one."""
+        if self._label_fn is None or self._classes is None:
+            return super().predict(X)
+        idx = self._label_index(self.check_input(X))
+        return idx.astype(self._classes.dtype) if self._classes_are_indices else self._classes[idx]
+
+    def _label_index(self, arr: np.ndarray) -> np.ndarray:
+        import torch
+
+        if self.threads is not None and torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
+        with torch.inference_mode():
+            x = torch.from_numpy(arr).to(self.device)
+            absmax = self._scan(x, arr, want_range=getattr(self._label_fn, "wants_range", False))
+            label, unsure = self.program.labels(x, absmax)
+            label, unsure = label.cpu().numpy(), unsure.cpu().numpy()
+        rows = np.flatnonzero(unsure)
+        if rows.size:
+            # the rows within rounding of a tie: the IR reference decides them, as scikit-learn does
+            label = label.copy()
+            label[rows] = reference_run(self.graph, arr[rows])[self.graph.outputs[0]].reshape(-1)
+        return label
 
     def _run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         arr = arrays[0]

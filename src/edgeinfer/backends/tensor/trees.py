@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from edgeinfer.backends.tensor.ops_classic import label_margin
+from edgeinfer.backends.tensor.ops_classic import class_major, label_flag, label_margin
 from edgeinfer.backends.tensor.registry import LowerContext, lower
 from edgeinfer.errors import EdgeInferError
 from edgeinfer.ir.node import Node
@@ -124,6 +124,8 @@ class _Gemm:
         hit = (c2 == self.lefts).to(torch.uint8)
         return torch.argmax(hit, dim=2) + self.offset  # (n, T) global leaf ids, as the walks
 
+    fast = __call__
+
 
 class _Traversal:
     """Gather-based walk over the nodes as they are, siblings adjacent (right = left + 1); module docstring."""
@@ -164,6 +166,13 @@ class _Traversal:
         # int32 node indices (index_select takes them): half the memory traffic of the walk's tensors
         self.left = torch.tensor(left, dtype=torch.int32, device=dev)
         self.roots = torch.tensor(roots, dtype=torch.int32, device=dev)
+        # the eager walk's tables (``fast``): int32 features, thresholds moved up one float32 step (see
+        # ``_step``), and left + 1, so that next = (left + 1) + s with s = -1 to go left, 0 to go right
+        # (a leaf: threshold +inf, so s = -1, and left + 1 = itself + 1: it stays)
+        self.feat32 = self.feat.to(torch.int32)
+        self.thr_up = torch.from_numpy(np.nextafter(np.asarray(thr, np.float32), np.float32(np.inf))).to(dev)
+        self.left1 = self.left + 1
+        self.leaf32 = self.leaf_of.to(torch.int32)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         g = self.roots.expand(x.shape[0], -1).contiguous()  # (n, T): node of each tree for each row
@@ -172,6 +181,38 @@ class _Traversal:
             v = torch.gather(x, 1, self.feat.index_select(0, gf).view_as(g))
             g = torch.add(self.left.index_select(0, gf).view_as(g), v > self.thr.index_select(0, gf).view_as(g))
         return self.leaf_of.index_select(0, g.view(-1)).view_as(g)
+
+    def fast(self, x: torch.Tensor) -> torch.Tensor:
+        """The same walk in fewer, cheaper operations (eager only; module docstring, "Speed")."""
+        n, n_t = int(x.shape[0]), int(self.roots.shape[0])
+        g = self.roots.repeat(n)  # flat (n T): node of each tree for each row
+        xf, rowoff = _flat_rows(x, n_t)
+        for _ in range(self.depth):
+            s = _step(xf, rowoff, self.feat32.index_select(0, g), self.thr_up.index_select(0, g))
+            g = torch.add(self.left1.index_select(0, g), s)
+        return self.leaf32.index_select(0, g).view(n, n_t)
+
+
+def _flat_rows(x: torch.Tensor, n_t: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` (n, d) flat, and for each of the n T cells (row-major: a row's trees side by side) the
+    offset of its row in it (int32 while it fits): one same-shape add per level, not a broadcast."""
+    n, d = int(x.shape[0]), int(x.shape[1])
+    dt = torch.int32 if n * d < 2 ** 31 else torch.int64
+    return x.reshape(-1), torch.arange(0, n * d, d, dtype=dt, device=x.device).repeat_interleave(n_t)
+
+
+def _step(xf: torch.Tensor, rowoff: torch.Tensor, feat: torch.Tensor, thr_up: torch.Tensor) -> torch.Tensor:
+    """-1 where ``x[row, feat] <= thr`` (go left), 0 where not, over the flat cells; ``feat`` is a fresh
+    tensor (it is overwritten).
+
+    ``thr_up`` is the threshold moved up one float32 step, so ``x <= thr`` is ``x < thr_up`` for every
+    float32 x, which is the sign bit of ``x - thr_up`` (the rounded difference keeps the sign of the
+    exact one: subnormals are not flushed, and ``thr_up`` is never +0.0, the one case where x = -0.0
+    would read as below it). Subtract, reinterpret, shift: three fast passes where torch's float
+    compare to bool and the step from it cost more.
+    """
+    v = xf.index_select(0, feat.add_(rowoff))
+    return torch.sub(v, thr_up).view(torch.int32) >> 31
 
 
 class _Perfect:
@@ -205,6 +246,15 @@ class _Perfect:
         self.thr = [torch.from_numpy(h).to(dev) for h in thr]
         self.leaf = torch.from_numpy(leaf).to(dev)
         self.roots = torch.arange(n_t, dtype=torch.int32, device=dev)  # int32: see _Traversal
+        # the eager walk's tables (``fast``): numbered from 1 within each level (entry 0 unused), so the
+        # child of node r is 2 r + s with s = -1 (left) or 0 (right), one fused multiply-add
+        up = [np.nextafter(h, np.float32(np.inf)) for h in thr]
+        self.root_feat = torch.from_numpy(feat[0]).to(dev)
+        self.root_thr = torch.from_numpy(up[0]).to(dev)
+        self.root1 = torch.arange(1, n_t + 1, dtype=torch.int32, device=dev)
+        self.feat1 = [torch.from_numpy(np.concatenate([[0], f]).astype(np.int32)).to(dev) for f in feat[1:]]
+        self.thr1 = [torch.from_numpy(np.concatenate([[np.inf], h]).astype(np.float32)).to(dev) for h in up[1:]]
+        self.leaf1 = torch.from_numpy(np.concatenate([[0], leaf]).astype(np.int32)).to(dev)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         g = self.roots.expand(x.shape[0], -1).contiguous()  # (n, T)
@@ -213,6 +263,17 @@ class _Perfect:
             v = torch.gather(x, 1, f.index_select(0, gf).view_as(g))
             g = torch.add(v > h.index_select(0, gf).view_as(g), g, alpha=2)
         return self.leaf.index_select(0, g.view(-1)).view_as(g)
+
+    def fast(self, x: torch.Tensor) -> torch.Tensor:
+        """The same walk in fewer, cheaper operations (eager only; module docstring, "Speed")."""
+        n, n_t = int(x.shape[0]), int(self.root1.shape[0])
+        # the roots' features are fixed per tree: a column gather, thresholds broadcast, no lookups
+        s = torch.sub(x.index_select(1, self.root_feat), self.root_thr).view(torch.int32) >> 31
+        r = torch.add(s, self.root1, alpha=2).view(-1)  # flat (n T), levels numbered from 1
+        xf, rowoff = _flat_rows(x, n_t)
+        for f, h in zip(self.feat1, self.thr1, strict=True):
+            r = torch.add(_step(xf, rowoff, f.index_select(0, r), h.index_select(0, r)), r, alpha=2)
+        return self.leaf1.index_select(0, r).view(n, n_t)
 
 
 _WALKERS = {"gemm": _Gemm, "tree_traversal": _Traversal, "perfect_tree_traversal": _Perfect}
@@ -239,6 +300,7 @@ class TreeKernel:
         self.batch_hint: int | None = None  # set while exporting: choose for serving batches
         base = np.asarray(node.attr("base_values", np.zeros(self.k)), np.float64).reshape(-1)
         self.base = torch.from_numpy(base if base.size else np.zeros(self.k)).to(self.dev)
+        self.has_base = bool(np.any(base))
         self.average = node.attr("aggregate_function", "SUM") == "AVERAGE"
         self.values64 = torch.from_numpy(self.leaves.values).to(self.dev)
         self.values32 = self.values64.float()
@@ -281,25 +343,60 @@ class TreeKernel:
         # bool), which has no schema, and ONNX export then fails in TorchScript alias analysis
         return (s >= 0 if self.tie_class == 1 else s > 0).to(torch.int32)
 
-    def _in_tree_order(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw scores as the IR reference sums them: base, then each tree in order, in float64.
+    def _in_tree_order(self, ids: torch.Tensor) -> torch.Tensor:
+        """Raw scores of the rows whose leaves are ``ids`` (rows, T) as the IR reference sums them: base,
+        then each tree in order, in float64.
 
         The very operations of ``ir.ops.trees.raw_scores`` (a cumulative sum runs left to right), so
         the label of a row within rounding of a tie equals scikit-learn's without a reference call.
         """
-        ids = self.walker(int(x.shape[0]))(x)
         vals = self.values64.index_select(0, ids.reshape(-1)).reshape(ids.shape[0], -1, self.k)
         raw = torch.cat([self.base.expand(ids.shape[0], 1, self.k), vals], dim=1).cumsum(dim=1)[:, -1]
         return raw / len(self.trees) if self.average else raw
 
-    def _walk_sums(self, x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """Leaf sums per row, in chunks of rows: each chunk's walk runs in cache, and embedding_bag sums
-        each row's bag of leaf rows without materialising the (rows, trees, k) gather."""
+    def _label_of(self, raw: torch.Tensor) -> torch.Tensor:
+        return (self._logistic_label(raw[:, 0]) if self.post == "LOGISTIC"
+                else torch.argmax(raw, dim=1).to(torch.int32))
+
+    def _walk_sums(self, x: torch.Tensor, table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Leaf ids (n, T) and leaf sums (n, k) per row, in chunks of rows: each chunk's walk runs in
+        cache, and embedding_bag sums each row's bag of leaf rows without materialising the
+        (rows, trees, k) gather."""
         n, n_t = int(x.shape[0]), len(self.trees)
-        walk = self.walker(n)
+        walk = self.walker(n).fast
         step = max(1, CHUNK_CELLS // n_t)
-        parts = [torch.nn.functional.embedding_bag(walk(x[s:s + step]), table, mode="sum") for s in range(0, n, step)]
-        return self._finish(parts[0] if len(parts) == 1 else torch.cat(parts))
+        ids = [walk(x[s:s + step]) for s in range(0, n, step)]
+        sums = [torch.nn.functional.embedding_bag(i, table, mode="sum") for i in ids]
+        if len(ids) == 1:
+            return ids[0], sums[0]
+        return torch.cat(ids), torch.cat(sums)
+
+    def labels(self, x: torch.Tensor, absmax: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Label index per row and an all-false flag, without scores (``predict``).
+
+        The fast sums decide class-major in their own precision (base added, the average's division
+        left out: it scales every margin alike, so the bound is scaled instead); rows within the
+        bound are summed again in the reference's order from the leaves already found, which gives
+        scikit-learn's label, so no row is left for the reference.
+        """
+        x = x.float().contiguous()
+        table = self.values32 if self.sum32 else self.values64
+        ids, sums = self._walk_sums(x, table)
+        zt = class_major(sums)
+        if self.has_base:
+            zt = zt + self.base.to(zt.dtype)[:, None]
+        eps = (self.eps32 if self.sum32 else self.eps64) * (len(self.trees) if self.average else 1)
+        if self.post == "LOGISTIC":
+            label, flag = self._logistic_label(zt[0]), zt[0].abs() <= eps
+        elif self.k == 1:  # one class: nothing to decide
+            label = torch.zeros(zt.shape[1], dtype=torch.int32, device=zt.device)
+            flag = torch.zeros_like(label, dtype=torch.bool)
+        else:
+            label, flag = label_flag(zt, eps)
+        rows = torch.nonzero(flag).reshape(-1)
+        if rows.numel():
+            label = label.index_copy(0, rows, self._label_of(self._in_tree_order(ids.index_select(0, rows))))
+        return label, torch.zeros_like(label, dtype=torch.bool)
 
     def __call__(self, x: torch.Tensor, *_: Any) -> tuple:
         x = x.float().contiguous()
@@ -311,21 +408,19 @@ class TreeKernel:
                                .sum(dim=1))
             if self.regressor:
                 return (raw.float(),)
-            label = (self._logistic_label(raw[:, 0]) if self.post == "LOGISTIC"
-                     else torch.argmax(raw, dim=1).to(torch.int32))
-            return label, self._scores(raw), self._decide(raw)[1] <= self.eps64
+            return self._label_of(raw), self._scores(raw), self._decide(raw)[1] <= self.eps64
+        ids, sums = self._walk_sums(x, self.values32 if self.sum32 else self.values64)
+        raw = self._finish(sums)
         if self.regressor:
-            return (self._walk_sums(x, self.values32 if self.sum32 else self.values64).float(),)
-        raw = self._walk_sums(x, self.values32 if self.sum32 else self.values64)
+            return (raw.float(),)
         label, margin = self._decide(raw)
         # rows the fast sums cannot certify (a handful, and every exact tie) are summed again in the
         # reference's order, which gives scikit-learn's label: nothing is left for the IR reference
         rows = torch.nonzero(margin <= (self.eps32 if self.sum32 else self.eps64)).reshape(-1)
         if rows.numel():
-            again = self._in_tree_order(x.index_select(0, rows))
+            again = self._in_tree_order(ids.index_select(0, rows))
             raw = raw.index_copy(0, rows, again)
-            label = label.index_copy(0, rows, self._logistic_label(again[:, 0]) if self.post == "LOGISTIC"
-                                     else torch.argmax(again, dim=1).to(torch.int32))
+            label = label.index_copy(0, rows, self._label_of(again))
         return label, self._scores(raw), torch.zeros_like(label, dtype=torch.bool)
 
     def _scores(self, raw: torch.Tensor) -> torch.Tensor:
