@@ -89,18 +89,22 @@ def _functions(elf: Path) -> list[tuple[int, int, str, str]]:
 def _group_of(name: str, src: str) -> str | None:
     """Kernel group of a function: by name, else by the file of a local (static) helper.
     Requantization helpers shared by conv and depthwise count as conv."""
-    if "depthwise" in name or "_dw_" in name:
+    if "depthwise" in name or "_dw_" in name or name == "ei_dw4":
         return "depthwise"
-    if name in ("ei_fully_connected_s8", "ei_dot_1x4") or src.startswith("ei_fc_s8"):
+    if name in ("ei_fully_connected_s8", "ei_opt_fully_connected_s8", "ei_dot_1x4") or src.startswith(
+            ("ei_fc_s8", "ei_opt_fc_s8")):
         return "fc"
-    if name in ("ei_conv2d_s8", "ei_conv_block", "ei_dot_2x2", "ei_conv_grouped") or src.startswith("ei_conv_s8"):
+    if name in ("ei_conv2d_s8", "ei_opt_conv2d_s8", "ei_conv_block", "ei_dot_2x2", "ei_conv_grouped") or \
+            src.startswith(("ei_conv_s8", "ei_opt_conv_s8")):
         return "conv"
     return None
 
 
 def measure_one(name: str, graph: Any, X: np.ndarray, board_name: str, kernels: str, workdir: Path) -> dict:
     board = get_board(board_name)
-    m = edgeinfer.convert(graph, name=name)
+    # the C is generated for the kernel set: the optimised one reads its own requantization tables
+    # and plans its scratch in the arena
+    m = edgeinfer.convert(graph, name=name, kernels=kernels)
     Xc = m.check_input(X)
     nodes = graph_cost(graph.copy())["per_node"]
     macs = sum(n["macs"] for n in nodes)

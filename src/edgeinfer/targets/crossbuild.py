@@ -73,7 +73,9 @@ def _link_flags(board: Board, out: Path) -> list[str]:
 
 def kernel_files(sources: CSources, kernels: str) -> dict[str, str]:
     """The sources with the kernel set swapped in: ``optimized`` replaces every reference kernel
-    file that has a twin in ``backends/kernels/opt`` (same file name, same functions)."""
+    file that has a twin in ``backends/kernels/opt`` (same file name, same functions). C generated
+    with ``kernels="optimized"`` already carries the set's own modules (``ei_opt_*.c``, calling
+    the optimised code with its weight and requantization layouts); they stay whatever the set."""
     if kernels not in KERNEL_SETS:
         raise ToolchainError(f"kernels={kernels!r} is not a kernel set; use one of {', '.join(KERNEL_SETS)}")
     files = dict(sources.files)
@@ -82,7 +84,8 @@ def kernel_files(sources: CSources, kernels: str) -> dict[str, str]:
         for k in twins:
             files[k] = (OPT_KERNEL_DIR / k).read_text()
         if twins:
-            files["ei_int8_opt.h"] = (OPT_KERNEL_DIR / "ei_int8_opt.h").read_text()
+            for hdr in sorted([*OPT_KERNEL_DIR.glob("ei_*.h"), *OPT_KERNEL_DIR.glob("ei_*.inc")]):
+                files[hdr.name] = hdr.read_text()
     return files
 
 
@@ -105,7 +108,8 @@ def build(sources: CSources, target: str | Path | Board, out_dir: str | Path,
         inputs = [np.zeros((1, n), dtype=np.dtype(dt)) for _, dt, n in sources.signature["inputs"]]
     n_rows = len(inputs[0])
     files = kernel_files(sources, kernels)
-    optimized = {k for k in files if k.endswith(".c") and files[k] != sources.files.get(k, files[k])}
+    optimized = {k for k in files if k.endswith(".c") and (OPT_KERNEL_DIR / k).is_file()
+                 and files[k] == (OPT_KERNEL_DIR / k).read_text()}
     files[INPUTS_FILE] = inputs_c(sources.signature, inputs)
     files[HARNESS_FILE] = harness_c(sources.name, sources.signature, n_rows)
     files["ei_platform.h"] = (RUNTIME_DIR / "ei_platform.h").read_text()

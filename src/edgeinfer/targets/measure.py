@@ -132,7 +132,10 @@ def measure(model: Any, target: str | Path | Board = "cortex-m4", inputs: Any = 
             out_dir: str | Path | None = None) -> dict[str, Any]:
     """Run a converted C model on a board under emulation and measure it.
 
-    ``inputs`` are rows of samples (default: four random rows); the outputs the target
+    ``kernels`` picks the kernel set; where it is not the one the model was converted for
+    (``edgeinfer.convert(..., kernels="optimized")``), the C is generated again for it, since
+    the optimised set reads its own requantization layout and scratch. ``inputs`` are rows of
+    samples (default: four random rows); the outputs the target
     computes are compared with the IR reference on the same rows (``outputs_match``).
 
     >>> # r = measure(m, target="cortex-m4", inputs=X[:4]); r["cycles"], r["outputs_match"]
@@ -147,6 +150,12 @@ def measure(model: Any, target: str | Path | Board = "cortex-m4", inputs: Any = 
     if not isinstance(sources, CSources):
         raise EdgeInferError("measure needs a model converted with the C backend "
                              "(edgeinfer.convert(est, backend='c'))")
+    if (getattr(model, "options", None) or {}).get("kernels", "reference") != kernels:
+        # the C carries the kernel set's weight / requantization layouts and scratch: generate it
+        # for the set asked for (the model's own sources stay as converted)
+        from edgeinfer.backends.c.emit import generate
+
+        sources = generate(model.graph, model.name, {**model.options, "kernels": kernels})
     if inputs is None:
         shape = (4, *[1 if d is None else d for d in model.input_shape])
         inputs = np.random.default_rng(0).normal(size=shape)

@@ -19,6 +19,11 @@ from edgeinfer.errors import EdgeInferError
 from edgeinfer.ir.graph import Graph
 
 KERNEL_DIR = Path(__file__).resolve().parent.parent / "kernels"
+# Kernel modules that only C generated for the optimised kernel set calls (ei_opt_* entry points,
+# with weight / requantization layouts and arena scratch of their own) live beside the twins.
+OPT_KERNEL_DIR = KERNEL_DIR / "opt"
+#: kernel sets the C generation knows; "optimized" emits the layouts of backends/kernels/opt
+KERNEL_SETS = ("reference", "optimized")
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -51,14 +56,28 @@ def check_name(name: str) -> str:
     return name
 
 
-def _plan(graph: Graph) -> int:
+def kernel_set(options: dict | None) -> str:
+    """The kernel set the C is generated for (``options["kernels"]``, default ``"reference"``)."""
+    k = (options or {}).get("kernels", "reference")
+    if k not in KERNEL_SETS:
+        raise EdgeInferError(f"kernels={k!r} is not a kernel set of the C backend; use one of {', '.join(KERNEL_SETS)}")
+    return k
+
+
+def _plan(graph: Graph, kernels: str = "reference") -> int:
     from edgeinfer.backends.c.ops.nn import conv_accumulate_ok, conv_alias_ok, conv_scratch_bytes
+    from edgeinfer.backends.c.ops.quantized import opt_scratch_bytes
     from edgeinfer.passes.memory import plan_memory
 
+    # a graph planned for the reference kernels lacks the optimised kernels' scratch: plan again
     if all(graph.tensors[o].offset is not None for n in graph.nodes for o in n.outputs
-           if o not in graph.outputs) and "arena_bytes" in graph.metadata:
+           if o not in graph.outputs) and "arena_bytes" in graph.metadata and kernels == "reference":
         return int(graph.metadata["arena_bytes"])
-    planned = plan_memory(graph, alias_ok=conv_alias_ok, scratch=conv_scratch_bytes, accumulate=conv_accumulate_ok)
+
+    def scratch(g: Graph, node, inplace: bool) -> int:
+        return conv_scratch_bytes(g, node, inplace) or (opt_scratch_bytes(g, node) if kernels == "optimized" else 0)
+
+    planned = plan_memory(graph, alias_ok=conv_alias_ok, scratch=scratch, accumulate=conv_accumulate_ok)
     graph.tensors.update(planned.tensors)
     keys = ("arena_bytes", "arena_naive_bytes", "inplace_nodes", "scratch", "accumulate")
     graph.metadata.update({k: planned.metadata[k] for k in keys})
@@ -77,7 +96,9 @@ def generate(graph: Graph, name: str, options: dict | None = None) -> CSources:
         if graph.tensors[t].shape[0] not in (None, 1):
             raise EdgeInferError(f"input {t!r} has batch size {graph.tensors[t].shape[0]}; "
                                  "the C backend computes one sample per call (batch 1 or symbolic)")
-    arena = _plan(graph)
+    options = dict(options or {})
+    options["kernels"] = kernel_set(options)
+    arena = _plan(graph, options["kernels"])
     ctx = EmitContext(graph, name, options)
     params = []
     for i, t in enumerate(graph.inputs):
@@ -156,7 +177,7 @@ def generate(graph: Graph, name: str, options: dict | None = None) -> CSources:
          "#include <stdint.h>", "#include <string.h>", "#include <math.h>",
          f'#include "{name}.h"']
     headers = kernel_headers(ctx.kernels)
-    c += [f'#include "{hdr}"' for hdr in headers]
+    c += [f'#include "{hdr}"' for hdr in headers if hdr.endswith(".h")]
     c.append("")
     c += ctx.consts
     c.append("")
@@ -175,18 +196,30 @@ def generate(graph: Graph, name: str, options: dict | None = None) -> CSources:
     files = {f"{name}.h": "\n".join(h), f"{name}.c": "\n".join(c)}
     if ctx.kernels:
         for hdr in headers:
-            files[hdr] = (KERNEL_DIR / hdr).read_text()
+            files[hdr] = kernel_path(hdr).read_text()
         for k in sorted(ctx.kernels):
-            files[f"{k}.c"] = (KERNEL_DIR / f"{k}.c").read_text()
+            files[f"{k}.c"] = kernel_path(f"{k}.c").read_text()
     return CSources(name=name, files=files, arena_bytes=arena, const_bytes=ctx.const_bytes,
                     kernels=sorted(ctx.kernels), signature=sig)
 
 
+def kernel_path(fname: str) -> Path:
+    """A kernel library file: ``backends/kernels/<fname>``, else the optimised set's own modules
+    (``backends/kernels/opt``: ``ei_opt_*.c`` and the headers they include)."""
+    p = KERNEL_DIR / fname
+    return p if p.is_file() else OPT_KERNEL_DIR / fname
+
+
 def kernel_headers(kernels: set[str]) -> list[str]:
-    """The kernel library headers (``ei_*.h``) that the used kernel sources include."""
+    """The kernel library headers (``ei_*.h``) that the used kernel sources include, transitively, and
+    the shared kernel bodies (``ei_*.inc``, static functions that only kernel sources include)."""
     found: set[str] = set()
-    for k in kernels:
-        found.update(re.findall(r'#include "(ei_\w+\.h)"', (KERNEL_DIR / f"{k}.c").read_text()))
+    todo = [f"{k}.c" for k in kernels]
+    while todo:
+        for hdr in re.findall(r'#include "(ei_\w+\.(?:h|inc))"', kernel_path(todo.pop()).read_text()):
+            if hdr not in found:
+                found.add(hdr)
+                todo.append(hdr)
     return sorted(found)
 
 

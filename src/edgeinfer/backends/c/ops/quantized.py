@@ -44,6 +44,51 @@ def _act_range(ctx, node) -> tuple[int, int]:
     return node.attr("act_min", lo), node.attr("act_max", hi)
 
 
+#: same-shape int8 adds at least this long get ei_opt_add_s8's 2 KiB table (optimised kernel set)
+OPT_ADD_LUT_MIN = 1024
+
+
+def _optimized(ctx, node) -> bool:
+    """True where the C is generated for the optimised kernel set and ``node`` runs an int8 kernel
+    with an ``ei_opt_*`` entry point (the 16x8 scheme keeps the reference kernels)."""
+    return ctx.options.get("kernels") == "optimized" and not _is16(ctx, node)
+
+
+def _rq_table(mult, shift) -> np.ndarray:
+    """Per-channel requantization in the form ei_opt_rq consumes (see ei_int8_opt.h): rows {mult, rsh},
+    rsh = r - 1 for shift = -r < 0 (both TFLite roundings folded into one 64-bit add), -1 - shift for
+    shift >= 0. As many words as the mult / shift pair it replaces: no flash cost."""
+    m = np.asarray(mult, dtype=np.int64).reshape(-1)
+    s = np.asarray(shift, dtype=np.int64).reshape(-1)
+    return np.stack([m, np.where(s < 0, -s - 1, -1 - s)], axis=1)
+
+
+def opt_scratch_bytes(graph, node) -> int:
+    """Memory-planner hook for the optimised kernel set: the arena scratch of ei_opt_conv2d_s8 (two
+    widened im2col columns and two gathered fields, EI_OPT_CONV_SCRATCH in ei_int8_opt.h) and of
+    ei_opt_add_s8 (its 2 x 256 int32 table). Static buffers in the kernels would hide this RAM from
+    the plan and keep two models from sharing the kernels."""
+    if node.op == "QConv2D" and graph.tensors[node.inputs[0]].dtype == "int8":
+        x, w = graph.tensors[node.inputs[0]].shape, graph.tensors[node.inputs[1]].shape
+        if x[3] != w[3]:                 # grouped: the reference loop, no scratch
+            return 0
+        klen = int(w[1]) * int(w[2]) * int(w[3])
+        return 4 * (klen & ~3) + 2 * klen
+    if node.op == "QAdd" and graph.tensors[node.inputs[0]].dtype == "int8" and _same_shape_add(graph, node):
+        return 2 * 256 * 4
+    return 0
+
+
+def _same_shape_add(graph, node) -> bool:
+    n = graph.tensors[node.outputs[0]].numel(1)
+    return n >= OPT_ADD_LUT_MIN and all(graph.tensors[t].numel(1) == n for t in node.inputs[:2])
+
+
+def _scratch_ref(ctx, node, ctype_: str) -> str:
+    at = ctx.graph.metadata.get("scratch", {}).get(node.name)
+    return f"({ctype_} *)({ctx.name}_arena.b + {at[0]})" if at else f"({ctype_} *)0"
+
+
 @c_op("QConv2D", "QDepthwiseConv2D")
 def qconv(ctx, node) -> str:
     _no_single_rounding(node)
@@ -58,6 +103,13 @@ def qconv(ctx, node) -> str:
     geom = _i32(ctx, node, "geom", [x[1], x[2], x[3], y[1], y[2], cout, w[1], w[2], *node.attr("strides", [1, 1]),
                                     *node.attr("dilations", [1, 1]), pt, pl, node.attr("in_zp"), node.attr("out_zp"),
                                     *_act_range(ctx, node), groups])
+    if _optimized(ctx, node):
+        ctx.use_kernel("ei_opt_conv_s8")
+        rq = _i32(ctx, node, "rq", _rq_table(mult, shift))
+        args = f"{geom}, {ctx.ref(node.inputs[0])}, {ctx.ref(node.inputs[1])}, {_bias(ctx, node)}, {rq}"
+        if depthwise:
+            return f"ei_opt_depthwise_conv2d_s8({args}, {ctx.ref(node.outputs[0])});"
+        return f"ei_opt_conv2d_s8({args}, {ctx.ref(node.outputs[0])}, {_scratch_ref(ctx, node, 'void')});"
     sfx = "s16" if _is16(ctx, node) else "s8"
     ctx.use_kernel(f"ei_conv_{sfx}")
     fn = f"ei_depthwise_conv2d_{sfx}" if depthwise else f"ei_conv2d_{sfx}"
@@ -74,6 +126,11 @@ def qfc(ctx, node) -> str:
     mult, shift = channel_multipliers(node.attr("in_scale"), ws, node.attr("out_scale"), len(ws))
     q = _i32(ctx, node, "q", [node.attr("in_zp"), node.attr("out_zp"), *_act_range(ctx, node)])
     rows = ctx.numel(node.inputs[0]) // n_in
+    if _optimized(ctx, node):
+        ctx.use_kernel("ei_opt_fc_s8")
+        return (f"ei_opt_fully_connected_s8({ctx.ref(node.inputs[0])}, {ctx.ref(node.inputs[1])}, "
+                f"{_bias(ctx, node)}, {_i32(ctx, node, 'rq', _rq_table(mult, shift))}, {len(mult)}, {q}, {rows}, "
+                f"{n_in}, {n_out}, {ctx.ref(node.outputs[0])});")
     sfx = "s16" if _is16(ctx, node) else "s8"
     ctx.use_kernel(f"ei_fc_{sfx}")
     return (f"ei_fully_connected_{sfx}({ctx.ref(node.inputs[0])}, {ctx.ref(node.inputs[1])}, {_bias(ctx, node)}, "
@@ -113,6 +170,10 @@ def qbinary(ctx, node) -> str:
         q = base + list(mul_params(node))
         fn = "ei_mul_s16" if _is16(ctx, node) else "ei_mul_s8"
     ctx.use_kernel("ei_elementwise_s16" if _is16(ctx, node) else "ei_elementwise_s8")
+    if node.op == "QAdd" and _optimized(ctx, node) and _same_shape_add(ctx.graph, node):
+        ctx.use_kernel("ei_opt_elementwise_s8")
+        return (f"ei_opt_add_s8({ctx.ref(node.inputs[0])}, {ctx.ref(node.inputs[1])}, {_i32(ctx, node, 'q', q)}, "
+                f"{ctx.numel(node.outputs[0])}, {ctx.ref(node.outputs[0])}, {_scratch_ref(ctx, node, 'int32_t')});")
     return (f"{fn}({ctx.ref(node.inputs[0])}, {ctx.ref(node.inputs[1])}, {_broadcast_index(ctx, node, 0)}, "
             f"{_broadcast_index(ctx, node, 1)}, {_i32(ctx, node, 'q', q)}, {ctx.numel(node.outputs[0])}, "
             f"{ctx.ref(node.outputs[0])});")

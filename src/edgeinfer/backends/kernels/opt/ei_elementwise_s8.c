@@ -1,10 +1,10 @@
 /* ei_elementwise_s8.c (optimised twin): int8 add and mul with the signatures and results of the
  * reference kernels (../ei_elementwise_s8.c). The three MultiplyByQuantizedMultiplier of an
  * add (each input rescaled, then the sum) run as ei_opt_requant, without the 64-bit division
- * and the out-of-line calls of the reference. In the same-shape case (no index tables: the
- * residual Add of ResNet) the two input rescalings depend only on the input byte, so for
- * long vectors they are tabulated once per call (2 x 256 entries in a static 2 KiB table,
- * fixed size, no heap) and each element costs one requantization instead of three.
+ * and the out-of-line calls of the reference. The tabulated same-shape add (the residual Add of
+ * ResNet: each element one requantization instead of three) needs a 2 KiB table; it is
+ * ei_opt_add_s8 (ei_opt_elementwise_s8.c), which C generated with kernels="optimized" calls
+ * with the table in the model's arena: this twin keeps no static buffer.
  * Quantize / dequantize are the reference code. */
 #include "ei_int8_opt.h"
 
@@ -19,18 +19,6 @@ void ei_add_s8(const int8_t *a, const int8_t *b, const int32_t *ia, const int32_
                int32_t n, int8_t *y)
 {
   int32_t i;
-  if (!ia && !ib && n >= 1024) {
-    static int32_t lut[2][256];
-    for (i = 0; i < 256; ++i) {
-      lut[0][i] = ei_opt_requant((i - 128 - q[0]) * (1 << q[5]), q[6], q[7], 0, INT32_MIN, INT32_MAX);
-      lut[1][i] = ei_opt_requant((i - 128 - q[1]) * (1 << q[5]), q[8], q[9], 0, INT32_MIN, INT32_MAX);
-    }
-    for (i = 0; i < n; ++i) {
-      const int32_t r = ei_opt_requant(lut[0][a[i] + 128] + lut[1][b[i] + 128], q[10], q[11], q[2], q[3], q[4]);
-      y[i] = (int8_t)r;
-    }
-    return;
-  }
   if (!ia && !ib) {
     for (i = 0; i < n; ++i) {
       y[i] = (int8_t)ei_opt_add1((int32_t)a[i] - q[0], (int32_t)b[i] - q[1], q);

@@ -78,6 +78,52 @@ static inline int32_t ei_opt_requant(int32_t acc, int32_t mult, int32_t shift, i
   return v > hi ? hi : v;
 }
 
+/* The same requantization in the form C generated with kernels="optimized" tabulates, 2 words
+ * per output channel: rq = {mult, rsh}. For shift = -r < 0 (the usual case), TFLite's two
+ * roundings fold into one: with P = acc * mult,
+ *   RDBPOT((P + 2^30) >> 31, r) == (P + 2^30 + 2^(30+r) - [acc < 0] * 2^31) >> (31 + r),
+ * since a floor of a floor is one floor, the away-from-zero half of RDBPOT is 2^(r-1) - [hm < 0]
+ * (hm < 0 exactly when P < -2^30; deciding by acc < 0 instead differs only at acc = -1,
+ * mult = 2^30, where both give 0). So the result is the high word of one 64-bit
+ * multiply-accumulate (SMLAL) onto R = 2^30 + 2^(30+r) (built from rsh = r - 1 in a few ALU
+ * operations), shifted right by rsh: no branch on the sign of hm, no second rounding. shift >= 0
+ * is stored as rsh = -1 - shift (negative) and takes the left-shift form of ei_opt_requant.
+ * Bit-exact with ei_mbqm (tests compare on the host over random accumulators and every shift,
+ * and whole models under emulation). */
+static inline int32_t ei_opt_rq(int32_t acc, const int32_t *rq, int32_t zp, int32_t lo, int32_t hi)
+{
+  const int32_t rsh = rq[1];
+  int32_t v;
+  if (rsh >= 0) {
+    /* R = 2^30 + 2^(31 + rsh): low word 2^30 (+ 2^31 when rsh = 0), high word 2^rsh / 2 */
+    const uint32_t one = (uint32_t)1 << rsh;
+    const uint64_t r = (((uint64_t)(one >> 1) << 32) | (0x40000000u | (one << 31))) -
+                       (acc < 0 ? (uint64_t)1 << 31 : 0u);
+    v = (int32_t)((uint64_t)((int64_t)acc * rq[0] + (int64_t)r) >> 32) >> rsh;
+  } else {
+    const int32_t x = (int32_t)((uint32_t)acc << (-1 - rsh));
+    v = (int32_t)(((int64_t)x * rq[0] + ((int64_t)1 << 30)) >> 31);
+  }
+  v += zp;
+  v = v < lo ? lo : v;
+  return v > hi ? hi : v;
+}
+
+/* Entry points of C generated with kernels="optimized" (ei_opt_conv_s8.c, ei_opt_fc_s8.c,
+ * ei_opt_elementwise_s8.c): the reference kernels' arguments, with rq tables in place of
+ * mult / shift and scratch planned in the model's arena. */
+/* Bytes of ei_opt_conv2d_s8's scratch for a receptive field of klen = kh * kw * c_in bytes. */
+#define EI_OPT_CONV_SCRATCH(klen) (4 * ((klen) & ~3) + 2 * (klen))
+void ei_opt_conv2d_s8(const int32_t *geom, const int8_t *x, const int8_t *w, const int32_t *bias,
+                      const int32_t *rq, int8_t *y, void *scratch);
+void ei_opt_depthwise_conv2d_s8(const int32_t *geom, const int8_t *x, const int8_t *w, const int32_t *bias,
+                                const int32_t *rq, int8_t *y);
+void ei_opt_fully_connected_s8(const int8_t *x, const int8_t *w, const int32_t *bias, const int32_t *rq,
+                               int32_t n_rq, const int32_t *q, int32_t rows, int32_t n_in, int32_t n_out,
+                               int8_t *y);
+/* Same-shape int8 add with the input rescalings tabulated in lut (2 x 256 int32, arena scratch). */
+void ei_opt_add_s8(const int8_t *a, const int8_t *b, const int32_t *q, int32_t n, int8_t *y, int32_t *lut);
+
 /* Four bytes from any address (the compiler emits one LDR where unaligned access is allowed). */
 static inline uint32_t ei_opt_ld32(const int8_t *p)
 {
