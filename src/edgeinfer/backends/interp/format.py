@@ -1177,10 +1177,21 @@ def _pad(b: _Builder, node: Node) -> None:
     shp, out = _shape(b, node.inputs[0]), _shape(b, node.outputs[0])
     ist, ost = _strides(shp), _strides(out)
     mode = node.attr("mode", "constant")
+    widths = pad_widths(node, len(shp))
+    if mode == "constant" and all(pb >= 0 and pe >= 0 for pb, pe in widths) and shp:
+        # two block moves instead of one per-element map: fill the whole output with the constant (the first
+        # axis's table all -1, the rest one contiguous run: memset), then copy the input in as contiguous runs
+        fill_axes = [_Axis(out[0], ost[0], np.full(out[0], -1, np.int64))]
+        fill_axes += [_affine(out[d], ost[d], 0, ost[d]) for d in range(1, len(out))]
+        _move(b, node.inputs[0], node.outputs[0], fill_axes, fill=node.attr("value", 0.0))
+        dbase = sum(pb * ost[d] for d, (pb, _) in enumerate(widths))
+        _move(b, node.inputs[0], node.outputs[0], [_affine(shp[d], ost[d], 0, ist[d]) for d in range(len(shp))],
+              dbase=dbase)
+        return
     grid = np.arange(int(np.prod(shp)), dtype=np.int64).reshape(shp)
     axes = []
     if mode == "constant":
-        for d, (pb, _) in enumerate(pad_widths(node, len(shp))):
+        for d, (pb, _) in enumerate(widths):
             src = np.arange(out[d], dtype=np.int64) - pb
             axes.append(_Axis(out[d], ost[d], np.where((src >= 0) & (src < shp[d]), src * ist[d], -1)))
         probe = Pad.reference(Node(node.op, node.inputs, node.outputs, {**node.attrs, "value": -1}, node.name),

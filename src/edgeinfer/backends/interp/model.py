@@ -19,7 +19,16 @@ from typing import Any
 import numpy as np
 
 from edgeinfer.backends.base import CompiledModel
-from edgeinfer.backends.c.build import HOST_OPT, WARN_FLAGS, _cpu_id, _host_arch, cache_dir, host_cc, load
+from edgeinfer.backends.c.build import (
+    HOST_OPT,
+    SIMD_KERNEL_DIR,
+    WARN_FLAGS,
+    _cpu_id,
+    _host_arch,
+    cache_dir,
+    host_cc,
+    load,
+)
 from edgeinfer.backends.c.emit import KERNEL_DIR, check_name
 from edgeinfer.backends.interp.format import DTYPES, HEADER, MAGIC, TENSOR, write_eim
 from edgeinfer.errors import ModelFileError, ToolchainError
@@ -119,6 +128,13 @@ def build_host(extra: list[str] | None = None, opt: str = HOST_OPT) -> Path:
     kernels, not compilers.
     """
     files = runtime_sources()
+    # the host links the vectorised int8 twins, as the C backend's host build does (same symbols and
+    # bytes), so that latency compares the interpreter with generated code, not two kernel sets
+    twins = [k for k in files if k.endswith(".c") and (SIMD_KERNEL_DIR / k).is_file()]
+    for k in twins:
+        files[k] = (SIMD_KERNEL_DIR / k).read_text()
+    if twins:
+        files["ei_int8_simd.h"] = (SIMD_KERNEL_DIR / "ei_int8_simd.h").read_text()
     files["ei_host.c"] = HOST_C
     flags = WARN_FLAGS + [opt, *_host_arch(), "-fPIC", "-shared"] + list(extra or [])
     h = hashlib.sha256()

@@ -41,6 +41,7 @@ ei_status_t ei_prepare_move(const ei_model_t *m, const ei_op_rec_t *op)
   const ei_tensor_rec_t *x, *y;
   uint64_t n = 1, src_max = 0, dst_max;
   uint32_t d, i;
+  int reads = 1;
   if (op->attr_words != EI_MOVE_WORDS || op->n_in != 1 || op->n_out != 1 || a[0] == 0 || a[0] > EI_MOVE_DIMS ||
       a[1] > 1) {
     return EI_ERR_OP_INVALID;
@@ -58,11 +59,13 @@ ei_status_t ei_prepare_move(const ei_model_t *m, const ei_op_rec_t *op)
       const int32_t *t;
       if (!ei_check_span(m, tab, dim, 4)) return EI_ERR_OP_INVALID;
       t = (const int32_t *)ei_data_at(m, tab);
-      hi = 0;
+      hi = -1;
       for (i = 0; i < dim; ++i) {
         if (t[i] < 0 && (t[i] != -1 || !a[1])) return EI_ERR_OP_INVALID;
         hi = t[i] > hi ? t[i] : hi;
       }
+      if (hi < 0) reads = 0; /* every position of this axis is the fill value: the move never reads x */
+      hi = hi < 0 ? 0 : hi;
     } else {
       const int64_t start = (int32_t)a[5 + 3u * EI_MOVE_DIMS + d], step = (int32_t)a[5 + 4u * EI_MOVE_DIMS + d];
       const int64_t end = start + (int64_t)(dim - 1u) * step;
@@ -73,7 +76,7 @@ ei_status_t ei_prepare_move(const ei_model_t *m, const ei_op_rec_t *op)
     src_max += (uint64_t)hi;
     dst_max += (uint64_t)(dim - 1u) * ds;
   }
-  if (src_max >= ei_numel(x) || dst_max >= ei_numel(y)) return EI_ERR_OP_INVALID;
+  if ((reads && src_max >= ei_numel(x)) || dst_max >= ei_numel(y)) return EI_ERR_OP_INVALID;
   return EI_OK;
 }
 
@@ -89,7 +92,9 @@ void ei_eval_move(const ei_model_t *m, const ei_op_rec_t *op, const void *const 
   uint32_t idx[EI_MOVE_DIMS] = {0, 0, 0, 0, 0, 0};
   uint8_t fill[8];
   uint32_t d, i, o, outer = 1;
+  int uniform = 1; /* every byte of the fill value alike: a run outside the input is one memset */
   memcpy(fill, a + 2, 8);
+  for (i = 1; i < es; ++i) uniform &= fill[i] == fill[0];
   for (d = 0; d < last; ++d) outer *= dims[d];
   for (o = 0; o < outer; ++o) {
     uint32_t src = 0, dst = a[4];
@@ -102,6 +107,8 @@ void ei_eval_move(const ei_model_t *m, const ei_op_rec_t *op, const void *const 
     }
     if (block && !outside) {
       memmove(y + (size_t)dst * es, x + (size_t)(src + (uint32_t)ei_move_src_(m, a, last, 0)) * es, (size_t)nl * es);
+    } else if (block && uniform) {
+      memset(y + (size_t)dst * es, fill[0], (size_t)nl * es);
     } else {
       for (i = 0; i < nl; ++i, dst += dl) {
         const int32_t v = outside ? -1 : ei_move_src_(m, a, last, i);
