@@ -51,3 +51,19 @@ def test_gather_index_outside_axis_reads_zeros(tmp_path):
     path = tmp_path / "gather.onnx"
     onnx.save(m, path)
     assert np.array_equal(edgeinfer.convert(str(path), backend="interp").run(idx)["y"], want)
+
+
+def test_integer_clip_bounds_at_type_limits_and_crossed_follow_the_ir():
+    """int8 Clip with a bound at the type's limit compiles under -Werror; crossed bounds give min(max(v, lo), hi)."""
+    from edgeinfer.ir.graph import Graph
+
+    x = np.arange(-128, 128, dtype=np.int8)[None]
+    for lo, hi in [(-128, 127), (-5, 127), (-128, 9), (10, -10), (-3, 4)]:
+        g = Graph(f"clip_{lo}_{hi}".replace("-", "m"))
+        g.add_input("x", (None, 256), "int8")
+        g.add_node("Clip", ["x"], ["y"], name="clip", min=lo, max=hi)
+        g.outputs.append("y")
+        g.infer_shapes()
+        want = np.minimum(np.maximum(x.astype(np.int64), lo), hi).astype(np.int8)  # hand rule: max, then min
+        assert np.array_equal(run(g, x)["y"], want)
+        assert np.array_equal(run_c(g, [x])[0], want)

@@ -91,13 +91,21 @@ def _unary_expr(node) -> str:
 def unary(ctx, node) -> str:
     t = ctx.ctype_of(node.outputs[0])
     if node.op == "Clip" and t != "float":  # integer Clip: compare in the element type, no float round trip
-        e = "v"
+        # the IR's order, min(max(v, lo), hi), with the bounds cast to the element type as the IR casts them; a
+        # bound at the type's limit is no comparison at all (and would trip -Wtype-limits)
+        dt = np.dtype(ctx.graph.tensors[node.outputs[0]].dtype)
+        info = np.iinfo(dt)
+        body = f"{t} v = x[i];"
         if node.attr("min") is not None:
-            e = f"(v < ({t}){int(node.attr('min'))} ? ({t}){int(node.attr('min'))} : {e})"
+            lo = int(np.asarray(int(node.attr("min"))).astype(dt))
+            if lo != info.min:
+                body += f" if (v < ({t}){lo}) v = ({t}){lo};"
         if node.attr("max") is not None:
-            e = f"(v > ({t}){int(node.attr('max'))} ? ({t}){int(node.attr('max'))} : {e})"
+            hi = int(np.asarray(int(node.attr("max"))).astype(dt))
+            if hi != info.max:
+                body += f" if (v > ({t}){hi}) v = ({t}){hi};"
         return (f"const {t} *x = {ctx.ref(node.inputs[0])}; {t} *y = {ctx.ref(node.outputs[0])}; int32_t i;\n"
-                f"for (i = 0; i < {ctx.numel(node.outputs[0])}; ++i) {{ const {t} v = x[i]; y[i] = {e}; }}")
+                f"for (i = 0; i < {ctx.numel(node.outputs[0])}; ++i) {{ {body} y[i] = v; }}")
     require_float32(ctx, node)
     n = ctx.numel(node.outputs[0])
     return (f"const float *x = {ctx.ref(node.inputs[0])}; float *y = {ctx.ref(node.outputs[0])}; int32_t i;\n"
