@@ -27,6 +27,7 @@ from edgeinfer.ir.graph import Graph
 from edgeinfer.ir.reference import run as reference_run
 
 FLAG = "needs_reference"
+LABEL_BLOCK_ROWS = 16_384  # rows per block of the label-only path on CPU
 SAVE_BATCH_HINT = 10_000  # saved programs are for batched serving: strategies chosen for this batch
 
 
@@ -198,8 +199,13 @@ class TorchModel(CompiledModel):
         with torch.inference_mode():
             x = torch.from_numpy(arr).to(self.device)
             absmax = self._scan(x, arr, want_range=getattr(self._label_fn, "wants_range", False))
-            label, unsure = self.program.labels(x, absmax)
-            label, unsure = label.cpu().numpy(), unsure.cpu().numpy()
+            # blocks of rows: a block's intermediates (class-major scores, hidden units) stay in cache
+            step = LABEL_BLOCK_ROWS if self.device == "cpu" else len(arr)
+            parts = [self.program.labels(x[s:s + step], absmax) for s in range(0, len(arr), max(step, 1))]
+            if len(parts) != 1:
+                parts = [(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))] if parts else \
+                    [(torch.zeros(0, dtype=torch.int32), torch.zeros(0, dtype=torch.bool))]
+            label, unsure = parts[0][0].cpu().numpy(), parts[0][1].cpu().numpy()
         rows = np.flatnonzero(unsure)
         if rows.size:
             # the rows within rounding of a tie: the IR reference decides them, as scikit-learn does

@@ -11,6 +11,7 @@ flagged rows for float32 speed.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -77,28 +78,39 @@ def class_major(z: torch.Tensor) -> torch.Tensor:
 
 
 def label_flag(zt: torch.Tensor, eps: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Class-major scores ``zt`` (k >= 2, n), float32 or float64: the first largest score's row (int32)
-    and whether another score is within ``eps`` of it (a float, or one per column), i.e. whether the
-    top-2 margin is <= ``eps``; a non-finite maximum flags its row too.
+    """Class-major scores ``zt`` (k >= 2, n), float32 or float64: whether another score is within
+    ``eps`` of the largest (a float, or one per column: the top-2 margin is <= ``eps``; a non-finite
+    maximum flags its row too), and where not flagged, the largest score's row (int32; a flagged
+    row's label is one of the close scores: the caller decides those rows another way).
 
-    What ``label_margin`` then ``margin <= eps`` decide, in fewer passes (eager only): with
-    d = z - max, the label is the first d that is +0.0 and the flag counts the d with d + eps >= 0,
-    all read from sign bits. ``eps`` is widened by 2^-10 of itself to cover the rounding of d.
+    ``label_margin`` then ``margin <= eps`` in fewer passes (eager only): with d = z - max, the
+    scores "near" the maximum are those with d + eps >= 0, read from sign bits; an unflagged row has
+    exactly one, its maximum. ``eps`` is widened by 2^-10 of itself, which covers the rounding of d
+    (at most one unit in the last place of d: a near score is never missed).
     """
     zt = zt.contiguous()
     k = zt.shape[0]
     ibits, nbits = (torch.int32, 31) if zt.dtype == torch.float32 else (torch.int64, 63)
     m1 = zt.amax(dim=0)
-    d = torch.sub(zt, m1)
-    s = d.view(ibits) >> nbits  # -1 below the maximum, 0 at it (d = +0.0)
-    # the first maximum: maxima keep their weight k..1, every other score loses 2k
-    top = torch.add(torch.arange(k, 0, -1, dtype=ibits, device=zt.device)[:, None], s, alpha=2 * k).amax(dim=0)
+    far = torch.add(torch.sub(zt, m1), eps * (1 + 2.0 ** -10)).view(ibits) >> nbits  # -1 far, 0 near
+    flag = far.sum(dim=0, dtype=ibits) > 1 - k  # k + sum = how many are near: two or more
+    # the first near score: near ones keep their weight k..1, far ones lose 2k
+    top = torch.add(_descending(k, ibits, zt.device), far, alpha=2 * k).amax(dim=0)
     label = (k - top).clamp_(0, k - 1).to(torch.int32)
-    near = torch.add(d, eps * (1 + 2.0 ** -10)).view(ibits) >> nbits  # 0 within eps of the maximum
-    flag = near.sum(dim=0, dtype=ibits) > 1 - k  # k + sum of them = how many are within: two or more
     if not math.isfinite(float(m1.sum())):  # an overflow upstream: those rows go to the exact path
         flag |= ~torch.isfinite(m1)
     return label, flag
+
+
+_DESCENDING: dict[tuple, torch.Tensor] = {}
+
+
+def _descending(k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The column k, k-1, ..., 1 (cached: one allocation fewer per call)."""
+    key = (k, dtype, str(device))
+    if key not in _DESCENDING:
+        _DESCENDING[key] = torch.arange(k, 0, -1, dtype=dtype, device=device)[:, None]
+    return _DESCENDING[key]
 
 
 def _label_margin_plain(zt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -262,6 +274,38 @@ def _activate(h: torch.Tensor, kind: str) -> torch.Tensor:
     return h
 
 
+ONEDNN_MIN_ROWS = 2048  # below this, oneDNN's fixed cost per call outweighs its faster kernel
+
+
+def onednn_dense(w: torch.Tensor, b: torch.Tensor, act: str) -> Any:
+    """``x (n, in) -> act(x w^T + b)`` (n, out) through oneDNN with the weight packed once, or None.
+
+    On CPU float32, oneDNN's linear (``torch.ops.mkldnn._linear_pointwise``, the kernel torch.compile's
+    CPU backend calls, relu fused) runs an MLP's first layer ~20 % faster than ``addmm``. It is an
+    internal op: where this torch build lacks it, rejects the arguments, or disagrees with ``addmm``
+    on a probe, the caller keeps ``addmm``. Rounding differs from ``addmm`` only in summation order,
+    which the label flag allows for.
+    """
+    if w.device.type != "cpu" or w.dtype != torch.float32 or not torch.backends.mkldnn.is_available():
+        return None
+    attr = "relu" if act == "relu" else "none"
+    after = {"tanh": torch.tanh_, "logistic": torch.sigmoid_}.get(act)
+    try:
+        packed = torch.ops.mkldnn._reorder_linear_weight(w)
+
+        def dense(x: torch.Tensor) -> torch.Tensor:
+            y = torch.ops.mkldnn._linear_pointwise(x, packed, b, attr, [], "")
+            return after(y) if after is not None else y
+
+        probe = torch.linspace(-2, 2, 5 * w.shape[1], device=w.device).reshape(5, -1)
+        want = torch.addmm(b, probe, w.t())
+        want = torch.relu(want) if act == "relu" else (after(want) if after is not None else want)
+        ok = torch.allclose(dense(probe), want, rtol=1e-4, atol=1e-4)
+    except (RuntimeError, AttributeError, TypeError):  # an internal op: absent or changed in this build
+        return None
+    return dense if ok else None
+
+
 @lower("MLP")
 def mlp(node: Node, ctx: LowerContext):
     params = [ctx.graph.tensors[n].data for n in node.inputs[1:]]
@@ -295,21 +339,25 @@ def mlp(node: Node, ctx: LowerContext):
         Class-major layers (``addmm`` into (units, n), activations in place). The label is the first
         largest logit: softmax is monotone, but scikit-learn takes the argmax of its float32
         *probabilities*, where two close logits can round to equal probabilities and the first wins;
-        such rows have logits within far less than ``tol`` (1 + max |logit|) of each other, and rows
-        that close are flagged for the reference (as ties are). One logistic output: ``p > 0.5``
+        such rows have logits within far less than ``tol`` (1 + max |logit| of the block) of each
+        other, and rows that close are flagged for the reference (as ties are). One logistic output: ``p > 0.5``
         is ``logit > 0`` away from 0, and rows near 0 are flagged the same way.
         """
-        h = x.to(dt).t()
-        for i, (wt, bc) in enumerate(zip(wts, bcols, strict=True)):
-            h = torch.addmm(bc, wt, h)
+        h, first = x.to(dt).t(), 0
+        if dense0 is not None and x.shape[0] >= ONEDNN_MIN_ROWS:
+            h, first = dense0(x.to(dt)).t(), 1  # (units, n) as a view of oneDNN's row-major result
+        for i in range(first, len(wts)):
+            h = torch.addmm(bcols[i], wts[i], h)
             if i < len(wts) - 1:
                 h = hidden[act](h)
         if h.shape[0] == 1:
             z = h[0]
             return (z > 0).to(torch.int32), z.abs() <= 4 * tol * (1 + z.abs())
-        scale = torch.maximum(h.amax(dim=0), h.amin(dim=0).neg_())
-        return label_flag(h, scale.add_(1).mul_(tol))
+        lo, hi = torch.aminmax(h)  # one scale for the block: at least each row's own, so no fewer flags
+        big = max(-float(lo), float(hi))
+        return label_flag(h, tol * (1 + big) if math.isfinite(big) else float("inf"))
 
+    dense0 = onednn_dense(wts[0], bs[0], act) if len(wts) > 1 else None
     single = ws[-1].shape[1] == 1
     if classifier and act in hidden and (out_act == "softmax" and not single or out_act == "logistic" and single):
         run.labels = labels  # type: ignore[attr-defined]

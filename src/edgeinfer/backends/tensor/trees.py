@@ -125,6 +125,7 @@ class _Gemm:
         return torch.argmax(hit, dim=2) + self.offset  # (n, T) global leaf ids, as the walks
 
     fast = __call__
+    cell_leaf = None  # ``fast`` gives global leaf ids already
 
 
 class _Traversal:
@@ -172,7 +173,7 @@ class _Traversal:
         self.feat32 = self.feat.to(torch.int32)
         self.thr_up = torch.from_numpy(np.nextafter(np.asarray(thr, np.float32), np.float32(np.inf))).to(dev)
         self.left1 = self.left + 1
-        self.leaf32 = self.leaf_of.to(torch.int32)
+        self.cell_leaf = self.leaf_of.to(torch.int32)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         g = self.roots.expand(x.shape[0], -1).contiguous()  # (n, T): node of each tree for each row
@@ -185,34 +186,42 @@ class _Traversal:
     def fast(self, x: torch.Tensor) -> torch.Tensor:
         """The same walk in fewer, cheaper operations (eager only; module docstring, "Speed")."""
         n, n_t = int(x.shape[0]), int(self.roots.shape[0])
-        g = self.roots.repeat(n)  # flat (n T): node of each tree for each row
-        xf, rowoff = _flat_rows(x, n_t)
+        g = self.roots.repeat(n)  # flat (n T): node of each tree for each row, updated in place
+        step, left = _Step(x, n_t), torch.empty_like(g)
         for _ in range(self.depth):
-            s = _step(xf, rowoff, self.feat32.index_select(0, g), self.thr_up.index_select(0, g))
-            g = torch.add(self.left1.index_select(0, g), s)
-        return self.leaf32.index_select(0, g).view(n, n_t)
+            s = step(self.feat32, self.thr_up, g)
+            torch.add(torch.index_select(self.left1, 0, g, out=left), s, out=g)
+        return g.view(n, n_t)  # the leaf nodes reached: ``cell_leaf`` maps them to global leaf ids
 
 
-def _flat_rows(x: torch.Tensor, n_t: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``x`` (n, d) flat, and for each of the n T cells (row-major: a row's trees side by side) the
-    offset of its row in it (int32 while it fits): one same-shape add per level, not a broadcast."""
-    n, d = int(x.shape[0]), int(x.shape[1])
-    dt = torch.int32 if n * d < 2 ** 31 else torch.int64
-    return x.reshape(-1), torch.arange(0, n * d, d, dtype=dt, device=x.device).repeat_interleave(n_t)
-
-
-def _step(xf: torch.Tensor, rowoff: torch.Tensor, feat: torch.Tensor, thr_up: torch.Tensor) -> torch.Tensor:
-    """-1 where ``x[row, feat] <= thr`` (go left), 0 where not, over the flat cells; ``feat`` is a fresh
-    tensor (it is overwritten).
+class _Step:
+    """One level of a walk over the n T cells of a chunk (flat, row-major: a row's trees side by side),
+    into buffers allocated once per chunk: ``step(feat, thr_up, node)`` is -1 where
+    ``x[row, feat[node]] <= thr[node]`` (go left) and 0 where not.
 
     ``thr_up`` is the threshold moved up one float32 step, so ``x <= thr`` is ``x < thr_up`` for every
     float32 x, which is the sign bit of ``x - thr_up`` (the rounded difference keeps the sign of the
-    exact one: subnormals are not flushed, and ``thr_up`` is never +0.0, the one case where x = -0.0
+    exact one: subnormals are not flushed, and ``thr_up`` is never +0.0, the one value where x = -0.0
     would read as below it). Subtract, reinterpret, shift: three fast passes where torch's float
-    compare to bool and the step from it cost more.
+    compare to bool and the step from it cost more. ``x`` is gathered flat, at each cell's row offset
+    plus the node's feature (a same-shape add, not a broadcast over a narrow row).
     """
-    v = xf.index_select(0, feat.add_(rowoff))
-    return torch.sub(v, thr_up).view(torch.int32) >> 31
+
+    def __init__(self, x: torch.Tensor, n_t: int) -> None:
+        n, d = int(x.shape[0]), int(x.shape[1])
+        it = torch.int32 if n * d < 2 ** 31 else torch.int64
+        self.xf = x.reshape(-1)
+        self.rowoff = torch.arange(0, n * d, d, dtype=it, device=x.device).repeat_interleave(n_t)
+        self.f = torch.empty(n * n_t, dtype=it, device=x.device)
+        self.v = torch.empty(n * n_t, dtype=x.dtype, device=x.device)
+        self.h = torch.empty(n * n_t, dtype=x.dtype, device=x.device)
+        self.s = torch.empty(n * n_t, dtype=torch.int32, device=x.device)
+
+    def __call__(self, feat: torch.Tensor, thr_up: torch.Tensor, node: torch.Tensor) -> torch.Tensor:
+        torch.index_select(feat, 0, node, out=self.f)
+        torch.index_select(self.xf, 0, self.f.add_(self.rowoff), out=self.v)
+        torch.index_select(thr_up, 0, node, out=self.h)
+        return torch.bitwise_right_shift(torch.sub(self.v, self.h, out=self.v).view(torch.int32), 31, out=self.s)
 
 
 class _Perfect:
@@ -254,7 +263,7 @@ class _Perfect:
         self.root1 = torch.arange(1, n_t + 1, dtype=torch.int32, device=dev)
         self.feat1 = [torch.from_numpy(np.concatenate([[0], f]).astype(np.int32)).to(dev) for f in feat[1:]]
         self.thr1 = [torch.from_numpy(np.concatenate([[np.inf], h]).astype(np.float32)).to(dev) for h in up[1:]]
-        self.leaf1 = torch.from_numpy(np.concatenate([[0], leaf]).astype(np.int32)).to(dev)
+        self.cell_leaf = torch.from_numpy(np.concatenate([[0], leaf]).astype(np.int32)).to(dev)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         g = self.roots.expand(x.shape[0], -1).contiguous()  # (n, T)
@@ -269,17 +278,18 @@ class _Perfect:
         n, n_t = int(x.shape[0]), int(self.root1.shape[0])
         # the roots' features are fixed per tree: a column gather, thresholds broadcast, no lookups
         s = torch.sub(x.index_select(1, self.root_feat), self.root_thr).view(torch.int32) >> 31
-        r = torch.add(s, self.root1, alpha=2).view(-1)  # flat (n T), levels numbered from 1
-        xf, rowoff = _flat_rows(x, n_t)
+        r = torch.add(s, self.root1, alpha=2).view(-1)  # flat (n T), levels numbered from 1, in place
+        step = _Step(x, n_t)
         for f, h in zip(self.feat1, self.thr1, strict=True):
-            r = torch.add(_step(xf, rowoff, f.index_select(0, r), h.index_select(0, r)), r, alpha=2)
-        return self.leaf1.index_select(0, r).view(n, n_t)
+            torch.add(step(f, h, r), r, alpha=2, out=r)
+        return r.view(n, n_t)  # positions on the last level: ``cell_leaf`` maps them to global leaf ids
 
 
 _WALKERS = {"gemm": _Gemm, "tree_traversal": _Traversal, "perfect_tree_traversal": _Perfect}
 
 
 CHUNK_CELLS = 1 << 17  # rows x trees walked at once: the walk's few tensors stay in the CPU's L2 cache
+PADDED_TABLE_BYTES = 4 << 20  # largest table of leaf values copied out to a walker's cells
 
 
 class TreeKernel:
@@ -297,6 +307,7 @@ class TreeKernel:
         self.depth = max(t.depth() for t in self.trees)
         self.leaves = _leaves(self.trees, self.k)
         self._walkers: dict[str, Any] = {}
+        self._cell_tables: dict[tuple, Any] = {}
         self.batch_hint: int | None = None  # set while exporting: choose for serving batches
         base = np.asarray(node.attr("base_values", np.zeros(self.k)), np.float64).reshape(-1)
         self.base = torch.from_numpy(base if base.size else np.zeros(self.k)).to(self.dev)
@@ -358,18 +369,48 @@ class TreeKernel:
         return (self._logistic_label(raw[:, 0]) if self.post == "LOGISTIC"
                 else torch.argmax(raw, dim=1).to(torch.int32))
 
-    def _walk_sums(self, x: torch.Tensor, table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Leaf ids (n, T) and leaf sums (n, k) per row, in chunks of rows: each chunk's walk runs in
-        cache, and embedding_bag sums each row's bag of leaf rows without materialising the
-        (rows, trees, k) gather."""
+    def _walk_sums(self, x: torch.Tensor, wide: bool) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """What the walk reached (n, T), the leaf sums (n, k) per row (float64 tables if ``wide``), and
+        the map from the former to global leaf ids (None: they are leaf ids).
+
+        In chunks of rows: each chunk's walk runs in cache, and embedding_bag sums each row's bag of
+        leaf rows without materialising the (rows, trees, k) gather. Where the walker's cells are not
+        leaf ids, the sums read a table indexed by cell (leaf values copied out to every cell, up to
+        ``PADDED_TABLE_BYTES``): one gather per cell fewer.
+        """
         n, n_t = int(x.shape[0]), len(self.trees)
-        walk = self.walker(n).fast
+        walker = self.walker(n)
         step = max(1, CHUNK_CELLS // n_t)
-        ids = [walk(x[s:s + step]) for s in range(0, n, step)]
-        sums = [torch.nn.functional.embedding_bag(i, table, mode="sum") for i in ids]
-        if len(ids) == 1:
-            return ids[0], sums[0]
-        return torch.cat(ids), torch.cat(sums)
+        cells = [walker.fast(x[s:s + step]) for s in range(0, n, step)]
+        to_leaf, table = walker.cell_leaf, self._cell_table(walker, wide)
+        if to_leaf is not None and table is None:  # too large to pad: cells become leaf ids here
+            cells = [to_leaf.index_select(0, c.reshape(-1)).view_as(c) for c in cells]
+            to_leaf = None
+        if table is None:
+            table = self.values64 if wide else self.values32
+        sums = [torch.nn.functional.embedding_bag(c, table, mode="sum") for c in cells]
+        if len(cells) == 1:
+            return cells[0], sums[0], to_leaf
+        return torch.cat(cells), torch.cat(sums), to_leaf
+
+    def _cell_table(self, walker: Any, wide: bool) -> torch.Tensor | None:
+        """Leaf values by the walker's cells (cached), or None (cells are leaf ids, or it would be big)."""
+        if walker.cell_leaf is None:
+            return None
+        key = (id(walker), wide)
+        if key not in self._cell_tables:
+            nbytes = walker.cell_leaf.numel() * self.k * (8 if wide else 4)
+            values = self.values64 if wide else self.values32
+            self._cell_tables[key] = (values.index_select(0, walker.cell_leaf)
+                                      if nbytes <= PADDED_TABLE_BYTES else None)
+        return self._cell_tables[key]
+
+    def _again(self, cells: torch.Tensor, to_leaf: Any, rows: torch.Tensor) -> torch.Tensor:
+        """``_in_tree_order`` of the rows ``rows`` from their cells."""
+        ids = cells.index_select(0, rows)
+        if to_leaf is not None:
+            ids = to_leaf.index_select(0, ids.reshape(-1)).view_as(ids)
+        return self._in_tree_order(ids)
 
     def labels(self, x: torch.Tensor, absmax: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Label index per row and an all-false flag, without scores (``predict``).
@@ -380,8 +421,7 @@ class TreeKernel:
         scikit-learn's label, so no row is left for the reference.
         """
         x = x.float().contiguous()
-        table = self.values32 if self.sum32 else self.values64
-        ids, sums = self._walk_sums(x, table)
+        cells, sums, to_leaf = self._walk_sums(x, not self.sum32)
         zt = class_major(sums)
         if self.has_base:
             zt = zt + self.base.to(zt.dtype)[:, None]
@@ -395,7 +435,7 @@ class TreeKernel:
             label, flag = label_flag(zt, eps)
         rows = torch.nonzero(flag).reshape(-1)
         if rows.numel():
-            label = label.index_copy(0, rows, self._label_of(self._in_tree_order(ids.index_select(0, rows))))
+            label = label.index_copy(0, rows, self._label_of(self._again(cells, to_leaf, rows)))
         return label, torch.zeros_like(label, dtype=torch.bool)
 
     def __call__(self, x: torch.Tensor, *_: Any) -> tuple:
@@ -409,7 +449,7 @@ class TreeKernel:
             if self.regressor:
                 return (raw.float(),)
             return self._label_of(raw), self._scores(raw), self._decide(raw)[1] <= self.eps64
-        ids, sums = self._walk_sums(x, self.values32 if self.sum32 else self.values64)
+        cells, sums, to_leaf = self._walk_sums(x, not self.sum32)
         raw = self._finish(sums)
         if self.regressor:
             return (raw.float(),)
@@ -418,7 +458,7 @@ class TreeKernel:
         # reference's order, which gives scikit-learn's label: nothing is left for the IR reference
         rows = torch.nonzero(margin <= (self.eps32 if self.sum32 else self.eps64)).reshape(-1)
         if rows.numel():
-            again = self._in_tree_order(ids.index_select(0, rows))
+            again = self._again(cells, to_leaf, rows)
             raw = raw.index_copy(0, rows, again)
             label = label.index_copy(0, rows, self._label_of(again))
         return label, self._scores(raw), torch.zeros_like(label, dtype=torch.bool)
