@@ -171,7 +171,7 @@ class _Traversal:
         # ``_step``), and left + 1, so that next = (left + 1) + s with s = -1 to go left, 0 to go right
         # (a leaf: threshold +inf, so s = -1, and left + 1 = itself + 1: it stays)
         self.feat32 = self.feat.to(torch.int32)
-        self.thr_up = torch.from_numpy(np.nextafter(np.asarray(thr, np.float32), np.float32(np.inf))).to(dev)
+        self.thr_up = torch.from_numpy(_up(np.asarray(thr, np.float32))).to(dev)
         self.left1 = self.left + 1
         self.cell_leaf = self.leaf_of.to(torch.int32)
 
@@ -192,6 +192,12 @@ class _Traversal:
             s = step(self.feat32, self.thr_up, g)
             torch.add(torch.index_select(self.left1, 0, g, out=left), s, out=g)
         return g.view(n, n_t)  # the leaf nodes reached: ``cell_leaf`` maps them to global leaf ids
+
+
+def _up(thr: np.ndarray) -> np.ndarray:
+    """float32 thresholds moved up one step (the largest float goes to +inf, +inf stays)."""
+    with np.errstate(over="ignore"):
+        return np.nextafter(thr.astype(np.float32), np.float32(np.inf))
 
 
 class _Step:
@@ -257,7 +263,7 @@ class _Perfect:
         self.roots = torch.arange(n_t, dtype=torch.int32, device=dev)  # int32: see _Traversal
         # the eager walk's tables (``fast``): numbered from 1 within each level (entry 0 unused), so the
         # child of node r is 2 r + s with s = -1 (left) or 0 (right), one fused multiply-add
-        up = [np.nextafter(h, np.float32(np.inf)) for h in thr]
+        up = [_up(h) for h in thr]
         self.root_feat = torch.from_numpy(feat[0]).to(dev)
         self.root_thr = torch.from_numpy(up[0]).to(dev)
         self.root1 = torch.arange(1, n_t + 1, dtype=torch.int32, device=dev)
@@ -381,7 +387,7 @@ class TreeKernel:
         n, n_t = int(x.shape[0]), len(self.trees)
         walker = self.walker(n)
         step = max(1, CHUNK_CELLS // n_t)
-        cells = [walker.fast(x[s:s + step]) for s in range(0, n, step)]
+        cells = [walker.fast(x[s:s + step]) for s in range(0, max(n, 1), step)]  # empty batch: one chunk
         to_leaf, table = walker.cell_leaf, self._cell_table(walker, wide)
         if to_leaf is not None and table is None:  # too large to pad: cells become leaf ids here
             cells = [to_leaf.index_select(0, c.reshape(-1)).view_as(c) for c in cells]
