@@ -192,8 +192,11 @@ class TorchModel(CompiledModel):
         return idx.astype(self._classes.dtype) if self._classes_are_indices else self._classes[idx]
 
     def _label_index(self, arr: np.ndarray) -> np.ndarray:
+        """Class index per row (int32): the program's label path, its unsure rows from the reference."""
         import torch
 
+        if not len(arr):
+            return np.zeros(0, np.int32)
         if self.threads is not None and torch.get_num_threads() != self.threads:
             torch.set_num_threads(self.threads)
         with torch.inference_mode():
@@ -201,11 +204,9 @@ class TorchModel(CompiledModel):
             absmax = self._scan(x, arr, want_range=getattr(self._label_fn, "wants_range", False))
             # blocks of rows: a block's intermediates (class-major scores, hidden units) stay in cache
             step = LABEL_BLOCK_ROWS if self.device == "cpu" else len(arr)
-            parts = [self.program.labels(x[s:s + step], absmax) for s in range(0, len(arr), max(step, 1))]
-            if len(parts) != 1:
-                parts = [(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))] if parts else \
-                    [(torch.zeros(0, dtype=torch.int32), torch.zeros(0, dtype=torch.bool))]
-            label, unsure = parts[0][0].cpu().numpy(), parts[0][1].cpu().numpy()
+            parts = [self.program.labels(x[s:s + step], absmax) for s in range(0, len(arr), step)]
+            label = (parts[0][0] if len(parts) == 1 else torch.cat([p[0] for p in parts])).cpu().numpy()
+            unsure = (parts[0][1] if len(parts) == 1 else torch.cat([p[1] for p in parts])).cpu().numpy()
         rows = np.flatnonzero(unsure)
         if rows.size:
             # the rows within rounding of a tie: the IR reference decides them, as scikit-learn does

@@ -19,9 +19,16 @@ The heuristic (``strategy="auto"``), from measurements on digits-sized ensembles
 * depth <= 14: ``perfect_tree_traversal`` (fewest ops per level; tables of at most 2^14 nodes per tree);
 * deeper: ``tree_traversal`` (padding would blow the tables up).
 
-Speed (CPU). Walks keep a (rows, trees) tensor of int32 node indices and do five whole-tensor ops per
-level (two table lookups, the gather from x, compare, step), over chunks of ``CHUNK_CELLS`` rows x
-trees so the working set stays in cache; leaf values are summed by ``embedding_bag``.
+Speed (CPU). In eager mode (``fast``) a walk keeps one flat int32 node index per (row, tree) cell and
+does, per level: three gathers (the node's feature, x at that feature, the node's threshold moved up
+one float32 step) and three elementwise passes (subtract, the sign bit as -1 / 0, the step: next =
+2 node + s on the perfect tree's 1-based levels, left + 1 + s on the traversal's), into buffers made
+once per chunk of ``CHUNK_CELLS`` cells so the working set stays in cache. The gathers (~0.6 ns per
+cell each, torch's index_select) are most of the time; torch's float compare to bool costs more than
+the subtract and shift. The perfect tree's root level needs no lookups (a column gather of x). Leaf
+values are summed by ``embedding_bag`` from a table indexed by the walk's final cell where it fits in
+``PADDED_TABLE_BYTES`` (one gather fewer). Traced programs (TorchScript, ONNX) keep the plain walk
+(``__call__``: comparisons and int64 gathers, which ONNX expresses).
 
 Exact labels. Classifiers sum float32 leaf values; that can only change a label when two classes are
 within ``eps32 = 8 (T + 2) 2^-24 B`` (B: the largest possible sum of absolute leaf values; plus the
@@ -168,7 +175,7 @@ class _Traversal:
         self.left = torch.tensor(left, dtype=torch.int32, device=dev)
         self.roots = torch.tensor(roots, dtype=torch.int32, device=dev)
         # the eager walk's tables (``fast``): int32 features, thresholds moved up one float32 step (see
-        # ``_step``), and left + 1, so that next = (left + 1) + s with s = -1 to go left, 0 to go right
+        # ``_Step``), and left + 1, so that next = (left + 1) + s with s = -1 to go left, 0 to go right
         # (a leaf: threshold +inf, so s = -1, and left + 1 = itself + 1: it stays)
         self.feat32 = self.feat.to(torch.int32)
         self.thr_up = torch.from_numpy(_up(np.asarray(thr, np.float32))).to(dev)
@@ -262,7 +269,7 @@ class _Perfect:
         self.leaf = torch.from_numpy(leaf).to(dev)
         self.roots = torch.arange(n_t, dtype=torch.int32, device=dev)  # int32: see _Traversal
         # the eager walk's tables (``fast``): numbered from 1 within each level (entry 0 unused), so the
-        # child of node r is 2 r + s with s = -1 (left) or 0 (right), one fused multiply-add
+        # child of node r is 2 r + s with s = -1 (left) or 0 (right): one add with alpha = 2
         up = [_up(h) for h in thr]
         self.root_feat = torch.from_numpy(feat[0]).to(dev)
         self.root_thr = torch.from_numpy(up[0]).to(dev)
