@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 import warnings
@@ -203,12 +204,15 @@ def main() -> None:
     ap.add_argument("--out", default=str(HERE / "results" / "gpu.json"))
     a = ap.parse_args()
     batches = BATCHES + ([1_000_000] if a.full else [])
+    load_before = os.getloadavg()  # other work on the machine shifts every figure: recorded with them
     rows = run(a.models.split(","), batches, a.threads, a.repeats, a.budget)
     print(table(rows))
     import torch
 
     meta = {"threads": a.threads, "batches": batches, "machine": platform.machine(),
-            "python": platform.python_version(), "torch": torch.__version__, "cuda": torch.cuda.is_available()}
+            "python": platform.python_version(), "torch": torch.__version__, "cuda": torch.cuda.is_available(),
+            "cpus": os.cpu_count(), "load_avg_1_5_15_before": [round(v, 2) for v in load_before],
+            "load_avg_1_5_15_after": [round(v, 2) for v in os.getloadavg()]}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     print(f"wrote {a.out}")

@@ -77,29 +77,31 @@ def class_major(z: torch.Tensor) -> torch.Tensor:
     return z.t().contiguous()
 
 
-def label_flag(zt: torch.Tensor, eps: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def label_flag(zt: torch.Tensor, eps: float | torch.Tensor,
+               finite: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Class-major scores ``zt`` (k >= 2, n), float32 or float64: whether another score is within
     ``eps`` of the largest (a float, or one per column: the top-2 margin is <= ``eps``; a non-finite
-    maximum flags its row too), and where not flagged, the largest score's row (int32; a flagged
-    row's label is one of the close scores: the caller decides those rows another way).
+    maximum flags its row too, unless the caller says every score is ``finite``), and where not
+    flagged, the largest score's row (int32; a flagged row's label is one of the close scores, or
+    out of range: the caller decides those rows another way).
 
-    ``label_margin`` then ``margin <= eps`` in fewer passes (eager only): with d = z - max, the
-    scores "near" the maximum are those with d + eps >= 0, read from sign bits; an unflagged row has
-    exactly one, its maximum. ``eps`` is widened by 2^-10 of itself, which covers the rounding of d
-    (at most one unit in the last place of d: a near score is never missed).
+    ``label_margin`` then ``margin <= eps`` in fewer passes (eager only): the scores "near" the
+    maximum m are those with z + (eps' - m) >= 0, eps' = 9/8 eps, read from sign bits; an unflagged
+    row has exactly one, its maximum. ``eps`` must be at least 10 u max |z| (u: the unit roundoff of
+    the scores' dtype; every caller's bound is, by a wide factor): then the two roundings move
+    z - m + eps' by less than eps / 8, so no score within ``eps`` of the maximum is missed.
     """
     zt = zt.contiguous()
     k = zt.shape[0]
     ibits, nbits = (torch.int32, 31) if zt.dtype == torch.float32 else (torch.int64, 63)
     m1 = zt.amax(dim=0)
-    far = torch.add(torch.sub(zt, m1), eps * (1 + 2.0 ** -10)).view(ibits) >> nbits  # -1 far, 0 near
+    far = torch.add(zt, m1.neg().add_(eps * 1.125)).view(ibits) >> nbits  # -1 far, 0 near
     flag = far.sum(dim=0, dtype=ibits) > 1 - k  # k + sum = how many are near: two or more
     # the first near score: near ones keep their weight k..1, far ones lose 2k
-    top = torch.add(_descending(k, ibits, zt.device), far, alpha=2 * k).amax(dim=0)
-    label = (k - top).clamp_(0, k - 1).to(torch.int32)
-    if not math.isfinite(float(m1.sum())):  # an overflow upstream: those rows go to the exact path
+    label = torch.add(_descending(k, ibits, zt.device), far, alpha=2 * k).amax(dim=0).neg_().add_(k)
+    if not finite and not math.isfinite(float(m1.sum())):  # an overflow upstream: the exact path decides
         flag |= ~torch.isfinite(m1)
-    return label, flag
+    return label.to(torch.int32), flag
 
 
 _DESCENDING: dict[tuple, torch.Tensor] = {}
@@ -241,10 +243,11 @@ def _linear(node: Node, ctx: LowerContext, classifier: bool):
             lo, hi = torch.aminmax(x32) if x32.numel() else (torch.zeros(()), torch.zeros(()))
             absmax = max(-float(lo), float(hi))
         zt = torch.addmm(b32, w32t, x32.t())
-        eps = 4 * (n + 2) * u_labels * (absmax * w_l1 + b_max)
+        scale = absmax * w_l1 + b_max  # >= every |z|, which then cannot overflow below 2^126
+        eps = 4 * (n + 2) * u_labels * scale
         if zt.shape[0] == 1:
             return (zt[0] > 0).to(torch.int32), zt[0].abs() <= eps
-        return label_flag(zt, eps)
+        return label_flag(zt, eps, finite=scale < 2.0 ** 126)
 
     if classifier:
         labels.wants_range = True  # type: ignore[attr-defined]
@@ -355,7 +358,9 @@ def mlp(node: Node, ctx: LowerContext):
             return (z > 0).to(torch.int32), z.abs() <= 4 * tol * (1 + z.abs())
         lo, hi = torch.aminmax(h)  # one scale for the block: at least each row's own, so no fewer flags
         big = max(-float(lo), float(hi))
-        return label_flag(h, tol * (1 + big) if math.isfinite(big) else float("inf"))
+        if not math.isfinite(big):  # an overflow upstream: every row of the block to the reference
+            return torch.zeros(h.shape[1], dtype=torch.int32), torch.ones(h.shape[1], dtype=torch.bool)
+        return label_flag(h, tol * (1 + big), finite=True)
 
     dense0 = onednn_dense(wts[0], bs[0], act) if len(wts) > 1 else None
     single = ws[-1].shape[1] == 1

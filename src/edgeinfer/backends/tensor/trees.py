@@ -334,6 +334,7 @@ class TreeKernel:
         # float64 sums in any order: within (T + 1) u64 B of scikit-learn's, per class, so a margin above
         # 4 (T + 2) u64 B cannot flip; float32 leaves and sums add T u32 B + (T - 1) u32 B per class
         self.eps64 = 4 * (n_t + 2) * U64 * bound / scale
+        self.finite = bound < 2.0 ** 126  # no sum of leaf values can overflow float32
         self.eps32 = 8 * (n_t + 2) * U32 * bound / scale + self.eps64
         self.post = node.attr("post_transform", "NONE")
         self.tie_class = node.attr("binary_tie_class", 0)
@@ -445,7 +446,7 @@ class TreeKernel:
             label = torch.zeros(zt.shape[1], dtype=torch.int32, device=zt.device)
             flag = torch.zeros_like(label, dtype=torch.bool)
         else:
-            label, flag = label_flag(zt, eps)
+            label, flag = label_flag(zt, eps, finite=self.finite)
         rows = torch.nonzero(flag).reshape(-1)
         if rows.numel():
             label = label.index_copy(0, rows, self._label_of(self._again(cells, to_leaf, rows)))
