@@ -207,8 +207,8 @@ class TorchModel(CompiledModel):
             parts = [self.program.labels(x[s:s + step], absmax) for s in range(0, len(arr), step)]
             label = (parts[0][0] if len(parts) == 1 else torch.cat([p[0] for p in parts])).cpu().numpy()
             unsure = (parts[0][1] if len(parts) == 1 else torch.cat([p[1] for p in parts])).cpu().numpy()
-        rows = np.flatnonzero(unsure)
-        if rows.size:
+        rows = np.flatnonzero(unsure) if unsure.any() else ()
+        if len(rows):
             # the rows within rounding of a tie: the IR reference decides them, as scikit-learn does
             label = label.copy()
             label[rows] = reference_run(self.graph, arr[rows])[self.graph.outputs[0]].reshape(-1)

@@ -82,37 +82,40 @@ def label_flag(zt: torch.Tensor, eps: float | torch.Tensor,
     """Class-major scores ``zt`` (k >= 2, n), float32 or float64: whether another score is within
     ``eps`` of the largest (a float, or one per column: the top-2 margin is <= ``eps``; a non-finite
     maximum flags its row too, unless the caller says every score is ``finite``), and where not
-    flagged, the largest score's row (int32; a flagged row's label is one of the close scores, or
-    out of range: the caller decides those rows another way).
+    flagged, the largest score's row (int32; a flagged row's label is meaningless: the caller
+    decides those rows another way).
 
-    ``label_margin`` then ``margin <= eps`` in fewer passes (eager only): the scores "near" the
-    maximum m are those with z + (eps' - m) >= 0, eps' = 9/8 eps, read from sign bits; an unflagged
-    row has exactly one, its maximum. ``eps`` must be at least 10 u max |z| (u: the unit roundoff of
-    the scores' dtype; every caller's bound is, by a wide factor): then the two roundings move
-    z - m + eps' by less than eps / 8, so no score within ``eps`` of the maximum is missed.
+    ``label_margin`` then ``margin <= eps`` in four passes over the scores (eager only): the maximum
+    m; y = z + (eps' - m) with eps' = 9/8 eps; its sign; then one small product sums, per row,
+    sign(y) and c sign(y) over the classes c. A score is "near" the maximum where y > 0; a row is
+    unflagged only if exactly one is (its maximum) and every other y < 0, and then the second sum
+    gives its class. ``eps`` must be at least 10 u max |z| (u: the unit roundoff of the scores'
+    dtype; every caller's bound is, by a wide factor): then the two roundings move z - m + eps' by
+    less than eps / 8, so no score within ``eps`` of the maximum is missed (its y stays > 0).
     """
     zt = zt.contiguous()
     k = zt.shape[0]
-    ibits, nbits = (torch.int32, 31) if zt.dtype == torch.float32 else (torch.int64, 63)
     m1 = zt.amax(dim=0)
-    far = torch.add(zt, m1.neg().add_(eps * 1.125)).view(ibits) >> nbits  # -1 far, 0 near
-    flag = far.sum(dim=0, dtype=ibits) > 1 - k  # k + sum = how many are near: two or more
-    # the first near score: near ones keep their weight k..1, far ones lose 2k
-    label = torch.add(_descending(k, ibits, zt.device), far, alpha=2 * k).amax(dim=0).neg_().add_(k)
+    sign = torch.sign(torch.add(zt, m1.neg().add_(eps * 1.125)))
+    sums = torch.mm(_count_and_index(k, zt.dtype, zt.device), sign)  # small integers: exact
+    # one near (+1) and k - 1 far (-1): the first sum is 2 - k; a y of exactly 0 adds a half-step
+    flag = sums[0] > 2 - k
+    label = sums[1].add(k * (k - 1) / 2).mul_(0.5).to(torch.int32)  # sum of c (sign + 1) / 2
     if not finite and not math.isfinite(float(m1.sum())):  # an overflow upstream: the exact path decides
         flag |= ~torch.isfinite(m1)
-    return label.to(torch.int32), flag
+    return label, flag
 
 
-_DESCENDING: dict[tuple, torch.Tensor] = {}
+_COUNT_AND_INDEX: dict[tuple, torch.Tensor] = {}
 
 
-def _descending(k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """The column k, k-1, ..., 1 (cached: one allocation fewer per call)."""
+def _count_and_index(k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The rows (1, ..., 1) and (0, 1, ..., k - 1) (cached: one allocation fewer per call)."""
     key = (k, dtype, str(device))
-    if key not in _DESCENDING:
-        _DESCENDING[key] = torch.arange(k, 0, -1, dtype=dtype, device=device)[:, None]
-    return _DESCENDING[key]
+    if key not in _COUNT_AND_INDEX:
+        _COUNT_AND_INDEX[key] = torch.stack([torch.ones(k, dtype=dtype, device=device),
+                                             torch.arange(k, dtype=dtype, device=device)])
+    return _COUNT_AND_INDEX[key]
 
 
 def _label_margin_plain(zt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -339,12 +342,13 @@ def mlp(node: Node, ctx: LowerContext):
     def labels(x: torch.Tensor, absmax: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Label index and "not certified" flag per row from the output layer's logits, no scores.
 
-        Class-major layers (``addmm`` into (units, n), activations in place). The label is the first
+        Class-major layers (``addmm`` into (units, n), activations in place; on CPU batches of
+        ``ONEDNN_MIN_ROWS`` or more the first layer is oneDNN's, read transposed). The label is the
         largest logit: softmax is monotone, but scikit-learn takes the argmax of its float32
         *probabilities*, where two close logits can round to equal probabilities and the first wins;
         such rows have logits within far less than ``tol`` (1 + max |logit| of the block) of each
-        other, and rows that close are flagged for the reference (as ties are). One logistic output: ``p > 0.5``
-        is ``logit > 0`` away from 0, and rows near 0 are flagged the same way.
+        other, and rows that close are flagged for the reference (as ties are). One logistic
+        output: ``p > 0.5`` is ``logit > 0`` away from 0, and rows near 0 are flagged the same way.
         """
         h, first = x.to(dt).t(), 0
         if dense0 is not None and x.shape[0] >= ONEDNN_MIN_ROWS:
@@ -359,7 +363,8 @@ def mlp(node: Node, ctx: LowerContext):
         lo, hi = torch.aminmax(h)  # one scale for the block: at least each row's own, so no fewer flags
         big = max(-float(lo), float(hi))
         if not math.isfinite(big):  # an overflow upstream: every row of the block to the reference
-            return torch.zeros(h.shape[1], dtype=torch.int32), torch.ones(h.shape[1], dtype=torch.bool)
+            return (torch.zeros(h.shape[1], dtype=torch.int32, device=h.device),
+                    torch.ones(h.shape[1], dtype=torch.bool, device=h.device))
         return label_flag(h, tol * (1 + big), finite=True)
 
     dense0 = onednn_dense(wts[0], bs[0], act) if len(wts) > 1 else None
