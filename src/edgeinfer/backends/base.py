@@ -16,11 +16,14 @@ from edgeinfer.errors import EdgeInferError, InputError
 from edgeinfer.ir.graph import Graph
 
 
-def refuse_non_finite(arr: np.ndarray) -> None:
-    """Raise the NaN/inf refusal naming the first bad row and feature (none found: return)."""
-    bad = np.argwhere(~np.isfinite(arr.reshape(len(arr), -1)))
+def refuse_non_finite(arr: np.ndarray, rows: np.ndarray | None = None) -> None:
+    """Raise the NaN/inf refusal naming the first bad row and feature (none found: return). With
+    ``rows`` (ascending), only those rows of ``arr`` are looked at."""
+    part = arr if rows is None else arr[rows]
+    bad = np.argwhere(~np.isfinite(part.reshape(len(part), -1)))
     if bad.size:
-        raise InputError(f"input contains NaN or infinity (first at row {bad[0][0]}, "
+        row = bad[0][0] if rows is None else rows[bad[0][0]]
+        raise InputError(f"input contains NaN or infinity (first at row {row}, "
                          f"feature {bad[0][1]}); impute or drop those values first")
 
 

@@ -156,6 +156,31 @@ def test_nan_and_inf_refused_with_the_row(fitted, digits, name):
     assert m.predict(X[:0]).shape == (0,)
 
 
+def test_mlp_finds_non_finite_rows_through_its_logits(fitted, digits, monkeypatch):
+    """An MLP whose hidden weights have both signs in every column carries NaN/inf to every logit of
+    the row, so it skips the batch scan; when one column has one sign only it scans as the others."""
+    from copy import deepcopy
+
+    est, X = fitted["mlp_relu"], digits[2][:300].copy()
+    m = edgeinfer.convert(est, backend="torch")
+    assert m._label_fn.sees_non_finite
+    monkeypatch.setattr(tensor_model, "LABEL_BLOCK_ROWS", 128)  # the bad row's block, not the batch
+    for bad, row, col in ((np.nan, 200, 5), (np.inf, 131, 0), (-np.inf, 7, 63)):
+        Xb = X.copy()
+        Xb[row, col] = bad
+        with pytest.raises(InputError, match=f"first at row {row}, feature {col}\\)"):
+            m.predict(Xb)
+    one_sign = deepcopy(est)
+    one_sign.coefs_[0][9] = np.abs(one_sign.coefs_[0][9]) + 0.01  # feature 9: every weight > 0
+    m = edgeinfer.convert(one_sign, backend="torch")
+    assert not m._label_fn.sees_non_finite
+    Xb = X.copy()
+    Xb[3, 9] = -np.inf  # would make every hidden unit -inf, then 0 after relu: a finite, wrong row
+    with pytest.raises(InputError, match="first at row 3, feature 9"):
+        m.predict(Xb)
+    np.testing.assert_array_equal(m.predict(X), one_sign.predict(X))
+
+
 def test_label_flag_against_numpy():
     rng = np.random.default_rng(2)
     for dt in (torch.float32, torch.float64):

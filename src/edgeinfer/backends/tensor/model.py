@@ -201,13 +201,18 @@ class TorchModel(CompiledModel):
             torch.set_num_threads(self.threads)
         with torch.inference_mode():
             x = torch.from_numpy(arr).to(self.device)
-            absmax = self._scan(x, arr, want_range=getattr(self._label_fn, "wants_range", False))
+            # a label kernel that "sees_non_finite" flags every row whose input is not finite, so the
+            # scan is skipped and only flagged rows are looked at below
+            sees = getattr(self._label_fn, "sees_non_finite", False)
+            absmax = None if sees else self._scan(x, arr, getattr(self._label_fn, "wants_range", False))
             # blocks of rows: a block's intermediates (class-major scores, hidden units) stay in cache
             step = LABEL_BLOCK_ROWS if self.device == "cpu" else len(arr)
             parts = [self.program.labels(x[s:s + step], absmax) for s in range(0, len(arr), step)]
             label = (parts[0][0] if len(parts) == 1 else torch.cat([p[0] for p in parts])).cpu().numpy()
             unsure = (parts[0][1] if len(parts) == 1 else torch.cat([p[1] for p in parts])).cpu().numpy()
         rows = np.flatnonzero(unsure) if unsure.any() else ()
+        if len(rows) and sees and self.scans_finite:
+            refuse_non_finite(arr, rows)
         if len(rows):
             # the rows within rounding of a tie: the IR reference decides them, as scikit-learn does
             label = label.copy()

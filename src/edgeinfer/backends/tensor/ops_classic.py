@@ -283,19 +283,20 @@ def _activate(h: torch.Tensor, kind: str) -> torch.Tensor:
 ONEDNN_MIN_ROWS = 2048  # below this, oneDNN's fixed cost per call outweighs its faster kernel
 
 
-def onednn_dense(w: torch.Tensor, b: torch.Tensor, act: str) -> Any:
+def onednn_dense(w: torch.Tensor, b: torch.Tensor, act: str, fuse: bool = True) -> Any:
     """``x (n, in) -> act(x w^T + b)`` (n, out) through oneDNN with the weight packed once, or None.
 
     On CPU float32, oneDNN's linear (``torch.ops.mkldnn._linear_pointwise``, the kernel torch.compile's
-    CPU backend calls, relu fused) runs an MLP's first layer ~20 % faster than ``addmm``. It is an
-    internal op: where this torch build lacks it, rejects the arguments, or disagrees with ``addmm``
-    on a probe, the caller keeps ``addmm``. Rounding differs from ``addmm`` only in summation order,
-    which the label flag allows for.
+    CPU backend calls) runs an MLP's first layer ~20 % faster than ``addmm``. It is an internal op:
+    where this torch build lacks it, rejects the arguments, or disagrees with ``addmm`` on a probe,
+    the caller keeps ``addmm``. Rounding differs from ``addmm`` only in summation order, which the
+    label flag allows for. ``fuse``: relu inside oneDNN (which maps NaN to 0); else torch's relu_
+    after it (which keeps NaN).
     """
     if w.device.type != "cpu" or w.dtype != torch.float32 or not torch.backends.mkldnn.is_available():
         return None
-    attr = "relu" if act == "relu" else "none"
-    after = {"tanh": torch.tanh_, "logistic": torch.sigmoid_}.get(act)
+    attr = "relu" if act == "relu" and fuse else "none"
+    after = {"tanh": torch.tanh_, "logistic": torch.sigmoid_, "relu": None if fuse else torch.relu_}.get(act)
     try:
         packed = torch.ops.mkldnn._reorder_linear_weight(w)
 
@@ -362,14 +363,22 @@ def mlp(node: Node, ctx: LowerContext):
             return (z > 0).to(torch.int32), z.abs() <= 4 * tol * (1 + z.abs())
         lo, hi = torch.aminmax(h)  # one scale for the block: at least each row's own, so no fewer flags
         big = max(-float(lo), float(hi))
-        if not math.isfinite(big):  # an overflow upstream: every row of the block to the reference
+        if not math.isfinite(big):  # non-finite input (see ``sees``) or an overflow: flag the whole block
             return (torch.zeros(h.shape[1], dtype=torch.int32, device=h.device),
                     torch.ones(h.shape[1], dtype=torch.bool, device=h.device))
         return label_flag(h, tol * (1 + big), finite=True)
 
-    dense0 = onednn_dense(wts[0], bs[0], act) if len(wts) > 1 else None
+    # Non-finite input reaches every logit of its row when the hidden activations keep +inf and NaN
+    # (relu, identity) and every column of every hidden layer's weights has an entry <= 0 and one
+    # >= 0: a NaN input makes every unit NaN, and an infinite one meets a weight of the opposite sign
+    # (or zero) in some unit, which is then +inf or NaN and stays so. The labels then flag those rows
+    # (a non-finite maximum logit) and the batch needs no scan of its own.
+    sees = act in ("relu", "identity") and all(bool((w.amin(dim=1) <= 0).all() and (w.amax(dim=1) >= 0).all())
+                                               for w in ws[:-1])
+    dense0 = onednn_dense(wts[0], bs[0], act, fuse=not sees) if len(wts) > 1 else None
     single = ws[-1].shape[1] == 1
     if classifier and act in hidden and (out_act == "softmax" and not single or out_act == "logistic" and single):
+        labels.sees_non_finite = sees and not single  # type: ignore[attr-defined]
         run.labels = labels  # type: ignore[attr-defined]
     return run
 
