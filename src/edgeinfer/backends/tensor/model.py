@@ -165,8 +165,9 @@ class TorchModel(CompiledModel):
         return [o.cpu().numpy() for o in outs]
 
     def _scan(self, x: Any, arr: np.ndarray, want_range: bool = False) -> float | None:
-        """Refuse NaN/inf (``base.refuse_non_finite``'s message) in one pass over the batch, and return
-        max |x| from that same pass when ``want_range`` (the linear models' certificate uses it).
+        """Refuse NaN/inf in ``x`` (the batch ``arr`` or a block of it; the message names the first bad
+        row of ``arr``, as ``base.refuse_non_finite`` does) in one pass, and return max |x| from that
+        same pass when ``want_range`` (the linear models' certificate uses it).
 
         Without a range the pass is a sum: finite unless some value is NaN/inf, or the sum of finite
         values overflowed (then the full scan finds nothing and the batch goes on).
@@ -204,10 +205,14 @@ class TorchModel(CompiledModel):
             # a label kernel that "sees_non_finite" flags every row whose input is not finite, so the
             # scan is skipped and only flagged rows are looked at below
             sees = getattr(self._label_fn, "sees_non_finite", False)
-            absmax = None if sees else self._scan(x, arr, getattr(self._label_fn, "wants_range", False))
-            # blocks of rows: a block's intermediates (class-major scores, hidden units) stay in cache
+            wants_range = getattr(self._label_fn, "wants_range", False)
+            # blocks of rows, each scanned just before its labels: the block's rows and intermediates
+            # (class-major scores, hidden units) are still in cache for the next step
             step = LABEL_BLOCK_ROWS if self.device == "cpu" else len(arr)
-            parts = [self.program.labels(x[s:s + step], absmax) for s in range(0, len(arr), step)]
+            parts = []
+            for s in range(0, len(arr), step):
+                block = x[s:s + step]
+                parts.append(self.program.labels(block, None if sees else self._scan(block, arr, wants_range)))
             label = (parts[0][0] if len(parts) == 1 else torch.cat([p[0] for p in parts])).cpu().numpy()
             unsure = (parts[0][1] if len(parts) == 1 else torch.cat([p[1] for p in parts])).cpu().numpy()
         rows = np.flatnonzero(unsure) if unsure.any() else ()
