@@ -28,21 +28,7 @@ void ei_mul_s16(const int16_t *a, const int16_t *b, const int32_t *ia, const int
 void ei_quantize_f32_s16(const float *x, float scale, int32_t zp, int32_t n, int16_t *y)
 {
   int32_t i;
-  for (i = 0; i < n; ++i) {
-    float v = x[i] / scale, t;
-    /* (int32_t) of NaN or of a value beyond int32 is undefined: clamp first (past any code) */
-    v = v != v ? 0.0f : (v < -1.0e6f ? -1.0e6f : (v > 1.0e6f ? 1.0e6f : v));
-    /* std::round without <math.h>: truncate, then step away from zero on a half or more */
-    t = (float)(int32_t)v;
-    if (v - t >= 0.5f) {
-      t += 1.0f;
-    } else if (t - v >= 0.5f) {
-      t -= 1.0f;
-    }
-    /* clamp in float first: (int32_t) of a value beyond int32 is undefined */
-    t = t < -40000.0f ? -40000.0f : (t > 40000.0f ? 40000.0f : t);
-    y[i] = (int16_t)ei_clamp_s32((int32_t)t + zp, -32768, 32767);
-  }
+  for (i = 0; i < n; ++i) y[i] = (int16_t)ei_clamp_s32(ei_quantize_f32_one(x[i], scale, zp), -32768, 32767);
 }
 
 void ei_dequantize_s16_f32(const int16_t *x, double scale, int32_t zp, int32_t n, float *y)

@@ -55,6 +55,22 @@ static inline int32_t ei_clamp_s32(int32_t v, int32_t lo, int32_t hi)
   return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* TFLite QUANTIZE of one float: round(x / scale) half away from zero (std::round, without <math.h>)
+ * plus the zero point, before the caller's clamp. NaN or a value beyond any code is clamped first:
+ * (int32_t) of it would be undefined. One copy for every kernel set's quantize loop. */
+static inline int32_t ei_quantize_f32_one(float x, float scale, int32_t zp)
+{
+  float v = x / scale, t;
+  v = v != v ? 0.0f : (v < -1.0e6f ? -1.0e6f : (v > 1.0e6f ? 1.0e6f : v));
+  t = (float)(int32_t)v;
+  if (v - t >= 0.5f) {
+    t += 1.0f;
+  } else if (t - v >= 0.5f) {
+    t -= 1.0f;
+  }
+  return (int32_t)t + zp;
+}
+
 /* ---- ei_conv_s8.c ------------------------------------------------------------- */
 /* Convolution with per-output-channel requantization; w is (c_out, kh, kw, c_in/groups). */
 void ei_conv2d_s8(const int32_t *geom, const int8_t *x, const int8_t *w, const int32_t *bias,
