@@ -139,6 +139,14 @@ def _gemm_cells(est: Any, tool: str, n: int) -> int:
 
 
 def run(names: list[str], batches: list[int], threads: int, repeats: int, budget: float) -> list[dict[str, Any]]:
+    from threadpoolctl import threadpool_limits
+
+    # scikit-learn's numpy BLAS (and any OpenMP pool) gets the same thread count as torch and ONNX Runtime
+    with threadpool_limits(limits=threads):
+        return _run(names, batches, threads, repeats, budget)
+
+
+def _run(names: list[str], batches: list[int], threads: int, repeats: int, budget: float) -> list[dict[str, Any]]:
     import torch
 
     torch.set_num_threads(threads)
