@@ -5,11 +5,11 @@ when built for a Cortex-M0+ (no FPU)."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import warnings
 
 import numpy as np
 import pytest
+from m0_soft_float import soft_float_helpers
 from sklearn.datasets import load_digits
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -100,9 +100,6 @@ def test_threshold_choice_keeps_every_calibration_decision(dtype):
     assert conflicts == 0 if dtype == "int16" else conflicts < 200
 
 
-_SOFT_FLOAT = ("__aeabi_f", "__aeabi_d", "__aeabi_i2f", "__aeabi_ui2f", "__aeabi_l2f", "__aeabi_i2d", "__aeabi_ui2d",
-               "__aeabi_l2d", "__aeabi_ul2", "__addsf", "__adddf", "__mulsf", "__muldf", "__divsf", "__divdf")
-
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
 @pytest.mark.parametrize("name", ["rf", "lr", "mlp_tanh"])
@@ -112,15 +109,7 @@ def test_cortex_m0plus_build_links_no_soft_float(digits, name, tmp_path):
     q = edgeinfer.quantize(model, calibration=X[:N_TRAIN], scheme="int16")
     m = edgeinfer.convert(q, name=f"m0_{name}")
     m.save(tmp_path)
-    flags = ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft", "-Os", "-std=c99", "-Wall", "-Wextra", "-Werror",
-             "-pedantic"]
-    objs = []
-    for c in sorted(tmp_path.glob("*.c")):
-        obj = tmp_path / (c.stem + ".o")
-        subprocess.run(["arm-none-eabi-gcc", *flags, "-c", str(c), "-o", str(obj)], check=True, cwd=tmp_path)
-        objs.append(str(obj))
-    undefined = subprocess.run(["arm-none-eabi-nm", "-u", *objs], check=True, capture_output=True, text=True).stdout
-    helpers = [s.split()[-1] for s in undefined.splitlines() if s.split() and s.split()[-1].startswith(_SOFT_FLOAT)]
+    helpers = soft_float_helpers(sorted(tmp_path.glob("*.c")), tmp_path)
     assert helpers == [], f"soft-float helpers referenced: {helpers}"
     text = (tmp_path / f"m0_{name}.c").read_text()
     assert "float" not in text.replace("#include <math.h>", "") and "double" not in text.split("arena;")[-1]

@@ -11,11 +11,11 @@ floors leave one or two held-out labels of margin; int16 rbf on digits, the brie
 from __future__ import annotations
 
 import shutil
-import subprocess
 import warnings
 
 import numpy as np
 import pytest
+from m0_soft_float import soft_float_helpers
 from sklearn import datasets
 from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.linear_model import LinearRegression
@@ -167,9 +167,6 @@ def test_refusals():
         edgeinfer.quantize(SVC().fit(X, y), X, scheme="int4")
 
 
-_SOFT_FLOAT = ("__aeabi_f", "__aeabi_d", "__aeabi_i2f", "__aeabi_ui2f", "__aeabi_l2f", "__aeabi_i2d", "__aeabi_ui2d",
-               "__aeabi_l2d", "__aeabi_ul2", "__addsf", "__adddf", "__mulsf", "__muldf", "__divsf", "__divdf")
-
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
 @pytest.mark.parametrize("kernel", ["rbf", "poly", "sigmoid", "svr"])
@@ -180,15 +177,7 @@ def test_cortex_m0plus_build_links_no_soft_float(kernel, tmp_path):
     q = edgeinfer.quantize(model, X, scheme="int16")
     m = edgeinfer.convert(q, name=f"m0svm_{kernel}")
     m.save(tmp_path)
-    flags = ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft", "-Os", "-std=c99", "-Wall", "-Wextra", "-Werror",
-             "-pedantic"]
-    objs = []
-    for c in sorted(tmp_path.glob("*.c")):
-        obj = tmp_path / (c.stem + ".o")
-        subprocess.run(["arm-none-eabi-gcc", *flags, "-c", str(c), "-o", str(obj)], check=True, cwd=tmp_path)
-        objs.append(str(obj))
-    undefined = subprocess.run(["arm-none-eabi-nm", "-u", *objs], check=True, capture_output=True, text=True).stdout
-    helpers = [s.split()[-1] for s in undefined.splitlines() if s.split() and s.split()[-1].startswith(_SOFT_FLOAT)]
+    helpers = soft_float_helpers(sorted(tmp_path.glob("*.c")), tmp_path)
     assert helpers == [], f"soft-float helpers referenced: {helpers}"
     text = (tmp_path / f"m0svm_{kernel}.c").read_text()
     assert "float" not in text.replace("#include <math.h>", "") and "double" not in text.split("arena;")[-1]

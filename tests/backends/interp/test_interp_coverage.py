@@ -22,7 +22,6 @@ kernels sum in their own order.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -455,9 +454,6 @@ def test_fixed_point_svms_and_regressors_equal_integer_reference(name: str, sche
         np.testing.assert_array_equal(got[o], want[o], err_msg=o)
 
 
-_SOFT_FLOAT = ("__aeabi_f", "__aeabi_d", "__aeabi_i2f", "__aeabi_ui2f", "__aeabi_l2f", "__aeabi_i2d", "__aeabi_ui2d",
-               "__aeabi_l2d", "__aeabi_ul2", "__addsf", "__adddf", "__mulsf", "__muldf", "__divsf", "__divdf")
-
 _FX_RESOLVER = """#include "ei_interp_ops.h"
 static const ei_op_reg_t fx_ops[] = {EI_REG_FXTREES, EI_REG_FXDENSE, EI_REG_FXSVM};
 static const ei_resolver_t fx_resolver = {fx_ops, 3};
@@ -476,15 +472,10 @@ def test_fixed_point_runtime_links_no_soft_float_on_cortex_m0plus(tmp_path: Path
     from edgeinfer.backends.c.emit import KERNEL_DIR
 
     (tmp_path / "fx_resolver.c").write_text(_FX_RESOLVER)
-    flags = ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft", "-Os", "-std=c99", "-Wall", "-Wextra", "-Werror",
-             "-pedantic", f"-I{RUNTIME_DIR}", f"-I{KERNEL_DIR}"]
-    objs = []
-    for src in [RUNTIME_DIR / "ei_interp.c", RUNTIME_DIR / "ei_ops_fixed.c", tmp_path / "fx_resolver.c"]:
-        obj = tmp_path / (src.stem + ".o")
-        subprocess.run(["arm-none-eabi-gcc", *flags, "-c", str(src), "-o", str(obj)], check=True)
-        objs.append(str(obj))
-    undefined = subprocess.run(["arm-none-eabi-nm", "-u", *objs], check=True, capture_output=True, text=True).stdout
-    helpers = [s.split()[-1] for s in undefined.splitlines() if s.split() and s.split()[-1].startswith(_SOFT_FLOAT)]
+    from m0_soft_float import soft_float_helpers  # tests/quant is on sys.path (above)
+
+    helpers = soft_float_helpers([RUNTIME_DIR / "ei_interp.c", RUNTIME_DIR / "ei_ops_fixed.c",
+                                  tmp_path / "fx_resolver.c"], tmp_path, include=[RUNTIME_DIR, KERNEL_DIR])
     assert helpers == [], f"soft-float helpers referenced: {helpers}"
     assert "float" not in (RUNTIME_DIR / "ei_ops_fixed.c").read_text().split("*/", 1)[1]
 
